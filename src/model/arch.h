@@ -1,0 +1,61 @@
+// Architectures as data: which Hugging Face architectures lieq runs, and the
+// tensors each decoder layer holds (name in the HF checkpoint, name in GGUF,
+// shape as a function of the config, and when the tensor is present).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lieq {
+
+struct ModelConfig;
+
+struct ArchSpec {
+  const char* hf_name;     // config.json "architectures"[0]
+  const char* model_type;  // config.json "model_type"
+  const char* gguf_arch;   // general.architecture in GGUF
+  bool qkv_bias;           // q/k/v projections always carry a bias (Qwen2)
+  bool qk_norm;            // per-head RMSNorm of q and k before RoPE (Qwen3)
+  bool permute_qk_gguf;    // llama.cpp's llama arch wants q/k rows permuted
+};
+
+// Returns nullptr when unknown.
+const ArchSpec* find_arch(const std::string& hf_name);
+// "LlamaForCausalLM, MistralForCausalLM, ..." for error messages.
+std::string supported_arch_names();
+
+// Per-layer tensors. The order is the order of computation.
+enum class Role : uint8_t {
+  kAttnNorm, kWq, kBq, kWk, kBk, kWv, kBv, kQNorm, kKNorm, kWo,
+  kFfnNorm, kWgate, kWup, kWdown,
+};
+inline constexpr int kNumRoles = 14;
+
+enum class Presence : uint8_t { kAlways, kIfQkvBias, kIfQkNorm };
+
+struct RoleSpec {
+  Role role;
+  const char* hf_suffix;  // after "model.layers.{i}."
+  const char* gguf_name;  // after "blk.{i}."
+  Presence presence;
+  bool is_linear;         // a 2-D projection weight (quantizable)
+};
+
+const std::array<RoleSpec, kNumRoles>& role_table();
+const RoleSpec& role_spec(Role r);
+// Expected shape ([out, in] for weights, [n] for vectors) under a config.
+std::vector<int64_t> role_shape(Role r, const ModelConfig& c);
+bool role_present(Role r, const ModelConfig& c);
+std::string hf_layer_tensor_name(Role r, int layer);
+
+// The linear projections of a decoder layer, in the order GPTQ visits them.
+inline constexpr std::array<Role, 7> kLinearRoles = {Role::kWq, Role::kWk, Role::kWv, Role::kWo,
+                                                     Role::kWgate, Role::kWup, Role::kWdown};
+
+inline constexpr const char* kHfEmbedding = "model.embed_tokens.weight";
+inline constexpr const char* kHfFinalNorm = "model.norm.weight";
+inline constexpr const char* kHfLmHead = "lm_head.weight";
+
+}  // namespace lieq

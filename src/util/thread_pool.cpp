@@ -1,0 +1,94 @@
+#include "util/thread_pool.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace lieq {
+
+int default_thread_count() {
+  if (const char* s = std::getenv("LIEQ_THREADS")) {
+    const int n = std::atoi(s);
+    if (n > 0) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(n_threads > 0 ? n_threads : default_thread_count()) {
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_start_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+ThreadPool& ThreadPool::global() {
+  static ThreadPool pool;
+  return pool;
+}
+
+void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain, const RangeFn& f) {
+  if (end <= begin) return;
+  grain = std::max<int64_t>(1, grain);
+  const int64_t n = end - begin;
+  const int64_t max_chunks = std::max<int64_t>(1, n / grain);
+  // A few chunks per thread balance uneven work (causal attention rows).
+  const int64_t n_chunks = std::min<int64_t>(max_chunks, int64_t(n_threads_) * 4);
+  if (n_threads_ == 1 || n_chunks == 1) {
+    f(begin, end, 0);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_ = &f;
+    job_begin_ = begin;
+    job_end_ = end;
+    job_chunk_ = (n + n_chunks - 1) / n_chunks;
+    n_chunks_ = (n + job_chunk_ - 1) / job_chunk_;
+    next_chunk_ = 0;
+    pending_ = n_threads_ - 1;
+    ++generation_;
+  }
+  cv_start_.notify_all();
+  // The calling thread works too, as thread 0.
+  for (;;) {
+    int64_t c;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (next_chunk_ >= n_chunks_) break;
+      c = next_chunk_++;
+    }
+    const int64_t b = job_begin_ + c * job_chunk_;
+    f(b, std::min(job_end_, b + job_chunk_), 0);
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_done_.wait(lock, [this] { return pending_ == 0; });
+  job_ = nullptr;
+}
+
+void ThreadPool::worker(int index) {
+  uint64_t seen = 0;
+  for (;;) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_start_.wait(lock, [&] { return stop_ || generation_ != seen; });
+    if (stop_) return;
+    seen = generation_;
+    const RangeFn* job = job_;
+    for (;;) {
+      if (next_chunk_ >= n_chunks_) break;
+      const int64_t c = next_chunk_++;
+      lock.unlock();
+      const int64_t b = job_begin_ + c * job_chunk_;
+      (*job)(b, std::min(job_end_, b + job_chunk_), index);
+      lock.lock();
+    }
+    if (--pending_ == 0) cv_done_.notify_all();
+  }
+}
+
+}  // namespace lieq

@@ -1,0 +1,49 @@
+// Helpers shared by the tests: where ../shared is, temp dirs, running the CLI.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace lieq::testing {
+
+// ../shared beside the checkout (LIEQ_SHARED overrides); empty path when absent.
+std::filesystem::path shared_dir();
+// shared_dir()/models/<name>, or empty when absent.
+std::filesystem::path shared_model(const std::string& name);
+std::filesystem::path shared_data(const std::string& rel);
+
+// A fresh directory under the system temp dir, removed at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs the lieq binary with args (no shell quoting issues: args are quoted).
+CliResult run_cli(const std::vector<std::string>& args);
+
+void write_bytes(const std::filesystem::path& path, const std::string& bytes);
+std::string read_bytes(const std::filesystem::path& path);
+// Copies a model directory (all regular files) to dst.
+void copy_dir(const std::filesystem::path& src, const std::filesystem::path& dst);
+
+}  // namespace lieq::testing
+
+#define LIEQ_REQUIRE_PATH(p)                                                  \
+  do {                                                                        \
+    if ((p).empty() || !std::filesystem::exists(p))                           \
+      GTEST_SKIP() << "shared test data absent (" << #p << "); skipping"; \
+  } while (0)
