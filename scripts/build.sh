@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Configures and builds lieq in build/ (Release). Extra arguments go to cmake.
+# Configures and builds lieq (Release) in $LIEQ_BUILD_DIR (default build/).
+# Extra arguments go to cmake, e.g. -DLIEQ_SANITIZE=ON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-cmake --build build -j"$(nproc)"
+build_dir="${LIEQ_BUILD_DIR:-build}"
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake --build "$build_dir" -j"$(nproc)"

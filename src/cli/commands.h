@@ -15,5 +15,7 @@ void add_inspect(CLI::App& app, Action& action);
 void add_tokenize(CLI::App& app, Action& action);
 void add_generate(CLI::App& app, Action& action);
 void add_ppl(CLI::App& app, Action& action);
+void add_eval(CLI::App& app, Action& action);
+void add_kld(CLI::App& app, Action& action);
 
 }  // namespace lieq::cli

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   lieq::cli::add_tokenize(app, action);
   lieq::cli::add_generate(app, action);
   lieq::cli::add_ppl(app, action);
+  lieq::cli::add_eval(app, action);
+  lieq::cli::add_kld(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

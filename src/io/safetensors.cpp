@@ -133,6 +133,7 @@ TensorStore::TensorStore(const fs::path& model_dir) : dir_(model_dir) {
       weight_map[it.key()] = f;
       files.insert(f);
     }
+    if (weight_map.empty()) fail(index.string(), ": \"weight_map\" is empty");
     for (const auto& f : files) {
       if (!fs::exists(model_dir / f, ec))
         fail(index.string(), ": shard ", f, " listed in weight_map is missing");
@@ -166,7 +167,12 @@ const TensorView* TensorStore::find(const std::string& name) const {
 
 const TensorView& TensorStore::get(const std::string& name) const {
   const TensorView* t = find(name);
-  if (!t) fail(dir_.string(), ": missing tensor \"", name, "\"");
+  if (!t) {
+    // Name the file that should have held it: the single file, or the index.
+    const fs::path where =
+        files_.size() == 1 ? files_.front()->path() : dir_ / "model.safetensors.index.json";
+    fail(where.string(), ": missing tensor \"", name, "\"");
+  }
   return *t;
 }
 
@@ -177,7 +183,8 @@ std::vector<std::string> TensorStore::names() const {
 }
 
 const std::map<std::string, std::string>& TensorStore::metadata() const {
-  return files_.front()->metadata();
+  static const std::map<std::string, std::string> kEmpty;
+  return files_.empty() ? kEmpty : files_.front()->metadata();
 }
 
 std::vector<float> tensor_to_f32(const TensorView& t) {
@@ -215,7 +222,11 @@ void SafetensorsWriter::write(const fs::path& path) const {
   json header = json::object();
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   uint64_t offset = 0;
+  std::set<std::string> names;
   for (const auto& e : entries_) {
+    // A repeated name would leave one entry's bytes orphaned in the file.
+    if (e.name == "__metadata__" || !names.insert(e.name).second)
+      fail(path.string(), ": tensor name \"", e.name, "\" is reserved or used twice");
     header[e.name] = {{"dtype", dtype_name(e.dtype)},
                       {"shape", e.shape},
                       {"data_offsets", {offset, offset + e.bytes.size()}}};

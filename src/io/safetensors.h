@@ -51,7 +51,8 @@ class TensorStore {
   explicit TensorStore(const std::filesystem::path& model_dir);
 
   const TensorView* find(const std::string& name) const;
-  // Like find, but throws Error "<dir>: missing tensor <name>" when absent.
+  // Like find, but throws Error "<file>: missing tensor <name>" when absent
+  // (<file>: model.safetensors, or model.safetensors.index.json when sharded).
   const TensorView& get(const std::string& name) const;
   std::vector<std::string> names() const;
   const std::filesystem::path& dir() const { return dir_; }

@@ -7,7 +7,12 @@
 
 namespace lieq {
 
-ModelConfig load_config(const std::filesystem::path& path) {
+ModelConfig load_config(const std::filesystem::path& config_json) {
+  // A model directory stands for its config.json (as config.h documents).
+  std::error_code ec;
+  const std::filesystem::path path = std::filesystem::is_directory(config_json, ec)
+                                         ? config_json / "config.json"
+                                         : config_json;
   const json j = read_json_file(path);
   const std::string p = path.string();
   if (!j.is_object()) fail(p, ": expected a JSON object");
@@ -29,6 +34,11 @@ ModelConfig load_config(const std::filesystem::path& path) {
   check(c.hidden > 0 && c.intermediate > 0 && c.n_layers > 0 && c.n_heads > 0 &&
             c.n_kv_heads > 0 && c.vocab > 0,
         p, ": sizes must be positive");
+  if (!j.contains("head_dim") || j["head_dim"].is_null()) {
+    // Without an explicit head_dim the heads split hidden_size evenly.
+    check(c.hidden % c.n_heads == 0, p, ": hidden_size (", c.hidden,
+          ") is not divisible by num_attention_heads (", c.n_heads, ") and head_dim is not given");
+  }
   const int64_t default_head_dim = c.hidden / c.n_heads;
   c.head_dim = json_get_or<int64_t>(j, "head_dim", default_head_dim, path);
   check(c.head_dim > 0 && c.head_dim % 2 == 0, p, ": head_dim must be positive and even");
@@ -57,7 +67,9 @@ ModelConfig load_config(const std::filesystem::path& path) {
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
     const json& rs = j["rope_scaling"];
     if (!rs.is_object()) fail(p, ": rope_scaling must be an object or null");
-    std::string type = rs.value("rope_type", rs.value("type", std::string("default")));
+    // "rope_type" (current transformers) or "type" (older configs).
+    const std::string type_key = rs.contains("rope_type") ? "rope_type" : "type";
+    const std::string type = json_get_or<std::string>(rs, type_key, "default", path);
     if (type == "default") {
       c.rope_scaling.type = RopeScalingType::kNone;
     } else if (type == "linear") {
@@ -70,6 +82,12 @@ ModelConfig load_config(const std::filesystem::path& path) {
       c.rope_scaling.high_freq_factor = json_get_or<double>(rs, "high_freq_factor", 4.0, path);
       c.rope_scaling.original_max_position_embeddings =
           json_get_or<int64_t>(rs, "original_max_position_embeddings", 8192, path);
+      // The smooth band divides by high - low; equal or inverted factors give NaN.
+      check(c.rope_scaling.low_freq_factor > 0 &&
+                c.rope_scaling.high_freq_factor > c.rope_scaling.low_freq_factor &&
+                c.rope_scaling.original_max_position_embeddings > 0,
+            p, ": rope_scaling llama3 needs 0 < low_freq_factor < high_freq_factor and a positive "
+               "original_max_position_embeddings");
     } else {
       fail(p, ": unsupported rope_scaling type \"", type, "\" (supported: linear, llama3)");
     }

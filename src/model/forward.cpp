@@ -56,9 +56,9 @@ void Forward::layer(const LayerWeights& lw, int li, float* x, int64_t n_seq, int
   const ModelConfig& c = config_;
   const int64_t rows = n_seq * T, d = c.hidden, qd = c.q_dim(), kvd = c.kv_dim();
   const int64_t kv_rows = pos0 + T;
-  check(!cache || n_seq == 1, "KV cache decoding takes one sequence at a time");
-  check(!cache || kv_rows <= cache->capacity(), "KV cache capacity ",
-        cache ? cache->capacity() : 0, " exceeded (", kv_rows, " positions)");
+  const int64_t cached_rows = n_seq == 1 ? kv_rows : pos0;  // rows the cache must hold
+  check(!cache || cached_rows <= cache->capacity(), "KV cache capacity ",
+        cache ? cache->capacity() : 0, " exceeded (", cached_rows, " positions)");
   ensure_scratch(rows, kv_rows);
   rope_.ensure(kv_rows);
   const float eps = float(c.rms_norm_eps);
@@ -86,13 +86,29 @@ void Forward::layer(const LayerWeights& lw, int li, float* x, int64_t n_seq, int
   rope_.apply(q_.data(), rows, c.n_heads, pos_.data());
   rope_.apply(k_.data(), rows, c.n_kv_heads, pos_.data());
 
+  // Keys/values of sequence s: rows [0, pos0 + T) at kall/vall + s * seq_stride.
   const float* kall = k_.data();
   const float* vall = v_.data();
-  if (cache) {
+  int64_t seq_stride = T * kvd;
+  if (cache && n_seq == 1) {
     std::memcpy(cache->k(li) + pos0 * kvd, k_.data(), size_t(T * kvd) * sizeof(float));
     std::memcpy(cache->v(li) + pos0 * kvd, v_.data(), size_t(T * kvd) * sizeof(float));
     kall = cache->k(li);
     vall = cache->v(li);
+  } else if (cache) {
+    // Shared prefix: lay out [prefix keys, own keys] per sequence.
+    seq_stride = kv_rows * kvd;
+    if (int64_t(kv_seq_.size()) < 2 * n_seq * seq_stride) kv_seq_.resize(size_t(2 * n_seq * seq_stride));
+    float* kb = kv_seq_.data();
+    float* vb = kv_seq_.data() + n_seq * seq_stride;
+    for (int64_t s = 0; s < n_seq; ++s) {
+      std::memcpy(kb + s * seq_stride, cache->k(li), size_t(pos0 * kvd) * sizeof(float));
+      std::memcpy(vb + s * seq_stride, cache->v(li), size_t(pos0 * kvd) * sizeof(float));
+      std::memcpy(kb + s * seq_stride + pos0 * kvd, k_.data() + s * T * kvd, size_t(T * kvd) * sizeof(float));
+      std::memcpy(vb + s * seq_stride + pos0 * kvd, v_.data() + s * T * kvd, size_t(T * kvd) * sizeof(float));
+    }
+    kall = kb;
+    vall = vb;
   }
   const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, c.sliding_window};
   // Work items: (sequence, head, block of query rows).
@@ -104,11 +120,10 @@ void Forward::layer(const LayerWeights& lw, int li, float* x, int64_t n_seq, int
       const int64_t blk = item % n_blocks;
       const int64_t head = (item / n_blocks) % c.n_heads;
       const int64_t s = item / (n_blocks * c.n_heads);
-      const int64_t off = s * T;  // row offset of this sequence (0 with a cache)
+      const int64_t off = s * T;  // query row offset of this sequence
       const int64_t i0 = blk * row_block, i1 = std::min(T, i0 + row_block);
-      attention_rows(q_.data() + off * qd, kall + (cache ? 0 : off * kvd),
-                     vall + (cache ? 0 : off * kvd), att_.data() + off * qd, shape, pos0, head,
-                     i0, i1, scratch);
+      attention_rows(q_.data() + off * qd, kall + s * seq_stride, vall + s * seq_stride,
+                     att_.data() + off * qd, shape, pos0, head, i0, i1, scratch);
     }
   });
   if (obs) obs->on_linear_input(li, Role::kWo, att_.data(), rows, qd);
@@ -148,7 +163,7 @@ void Forward::run(const ModelWeights& w, const int32_t* tokens, int64_t n_seq, i
   for (int l = 0; l < int(config_.n_layers); ++l)
     layer(w.layers[size_t(l)], l, x.data(), n_seq, T, pos0, cache, observer);
   final_norm(w, x.data(), rows);
-  if (cache) cache->n_past = pos0 + T;
+  if (cache && n_seq == 1) cache->n_past = pos0 + T;
 }
 
 }  // namespace lieq

@@ -59,8 +59,9 @@ class Forward {
   void embed(const ModelWeights& w, const int32_t* tokens, int64_t n, float* x) const;
 
   // Applies one decoder layer in place to x[n_seq * T, hidden]. Every sequence
-  // starts at position pos0. With a cache (n_seq must be 1), keys/values of
-  // positions [0, pos0) come from the cache and the new ones are stored into it.
+  // starts at position pos0. With a cache, keys/values of positions [0, pos0)
+  // come from the cache: with n_seq == 1 the new ones are appended to it; with
+  // n_seq > 1 the cache is a shared prefix of every sequence and stays unchanged.
   void layer(const LayerWeights& lw, int layer_index, float* x, int64_t n_seq, int64_t T,
              int64_t pos0, KVCache* cache = nullptr, LayerObserver* observer = nullptr);
 
@@ -88,6 +89,7 @@ class Forward {
   std::vector<float> gate_;  // [rows, intermediate]
   std::vector<float> up_;    // [rows, intermediate]
   std::vector<int32_t> pos_;
+  std::vector<float> kv_seq_;  // [n_seq, 2, pos0 + T, kv_dim] prefix + own keys/values
   std::vector<std::vector<float>> attn_scratch_;  // per thread [kv_rows]
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <utility>
 
 namespace lieq {
 
@@ -43,50 +44,55 @@ void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain, const R
     f(begin, end, 0);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    job_ = &f;
-    job_begin_ = begin;
-    job_end_ = end;
-    job_chunk_ = (n + n_chunks - 1) / n_chunks;
-    n_chunks_ = (n + job_chunk_ - 1) / job_chunk_;
-    next_chunk_ = 0;
-    pending_ = n_threads_ - 1;
-    ++generation_;
-  }
+  std::unique_lock<std::mutex> lock(mu_);
+  job_ = &f;
+  job_begin_ = begin;
+  job_end_ = end;
+  n_chunks_ = n_chunks;
+  next_chunk_ = 0;
+  pending_ = n_threads_ - 1;
+  error_ = nullptr;
+  ++generation_;
   cv_start_.notify_all();
   // The calling thread works too, as thread 0.
-  for (;;) {
-    int64_t c;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (next_chunk_ >= n_chunks_) break;
-      c = next_chunk_++;
-    }
-    const int64_t b = job_begin_ + c * job_chunk_;
-    f(b, std::min(job_end_, b + job_chunk_), 0);
-  }
-  std::unique_lock<std::mutex> lock(mu_);
+  run_chunks(lock, 0);
   cv_done_.wait(lock, [this] { return pending_ == 0; });
   job_ = nullptr;
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+}
+
+void ThreadPool::run_chunks(std::unique_lock<std::mutex>& lock, int thread) {
+  while (next_chunk_ < n_chunks_) {
+    // Chunk c is [begin + c * n / n_chunks, begin + (c + 1) * n / n_chunks):
+    // sizes differ by at most one and none is below n / n_chunks >= grain.
+    const int64_t c = next_chunk_++;
+    const int64_t n = job_end_ - job_begin_;
+    const int64_t b = job_begin_ + c * n / n_chunks_;
+    const int64_t e = job_begin_ + (c + 1) * n / n_chunks_;
+    const RangeFn* job = job_;
+    lock.unlock();
+    std::exception_ptr err;
+    try {
+      (*job)(b, e, thread);
+    } catch (...) {
+      err = std::current_exception();
+    }
+    lock.lock();
+    if (err) {
+      if (!error_) error_ = err;
+      next_chunk_ = n_chunks_;  // hand out no more chunks
+    }
+  }
 }
 
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;
+  std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    std::unique_lock<std::mutex> lock(mu_);
     cv_start_.wait(lock, [&] { return stop_ || generation_ != seen; });
     if (stop_) return;
     seen = generation_;
-    const RangeFn* job = job_;
-    for (;;) {
-      if (next_chunk_ >= n_chunks_) break;
-      const int64_t c = next_chunk_++;
-      lock.unlock();
-      const int64_t b = job_begin_ + c * job_chunk_;
-      (*job)(b, std::min(job_end_, b + job_chunk_), index);
-      lock.lock();
-    }
+    run_chunks(lock, index);
     if (--pending_ == 0) cv_done_.notify_all();
   }
 }

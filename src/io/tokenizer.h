@@ -1,0 +1,85 @@
+// Tokenizers read from a Hugging Face tokenizer.json (+ tokenizer_config.json).
+//
+// Two families, chosen from the file's content:
+//  - byte-level BPE (GPT-2, Qwen2/3, Llama-3, SmolLM): pre-tokenizer Split(regex)
+//    + ByteLevel, or ByteLevel with its own GPT-2 regex; bytes mapped to the
+//    GPT-2 printable alphabet; merges by rank.
+//  - SentencePiece-style BPE (Llama-2, Mistral, TinyStories): normalizer
+//    Prepend("▁") + Replace(" ", "▁") or a Metaspace pre-tokenizer; merges by
+//    rank; byte_fallback to <0xXX> tokens; unk.
+// Added tokens (special or not) are matched in the raw text before the model.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lieq {
+
+enum class TokenizerKind { kByteLevelBpe, kSentencePieceBpe };
+
+// GGUF-compatible token type.
+enum class TokenType : int32_t {
+  kNormal = 1,
+  kUnknown = 2,
+  kControl = 3,
+  kUserDefined = 4,
+  kUnused = 5,
+  kByte = 6
+};
+
+class Tokenizer {
+ public:
+  // Reads dir/tokenizer.json and (if present) dir/tokenizer_config.json.
+  // Throws Error naming the file and the problem (missing file, malformed JSON,
+  // unsupported model/pre-tokenizer/normalizer type, bad regex, ...).
+  static Tokenizer load(const std::filesystem::path& dir);
+  // Same from explicit paths (config may be empty = absent).
+  static Tokenizer load_files(const std::filesystem::path& tokenizer_json,
+                              const std::filesystem::path& tokenizer_config_json);
+
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+  ~Tokenizer();
+
+  // Token ids of text; a BOS is prepended when add_bos is true.
+  std::vector<int32_t> encode(std::string_view text, bool add_bos) const;
+  // encode(text, add_bos()).
+  std::vector<int32_t> encode(std::string_view text) const { return encode(text, add_bos()); }
+  // Text of ids as the tokenizer.json decoder defines it (special tokens kept
+  // unless skip_special).
+  std::string decode(std::span<const int32_t> ids, bool skip_special = false) const;
+
+  TokenizerKind kind() const;
+  std::string kind_name() const;  // "byte-level BPE" / "SentencePiece BPE"
+  // Size of the id space: max id + 1 over vocab and added tokens.
+  int32_t vocab_size() const;
+  // add_bos_token from tokenizer_config.json (default: false for byte-level BPE,
+  // true for SentencePiece BPE, as transformers does).
+  bool add_bos() const;
+  int32_t bos_id() const;  // -1 when none
+  int32_t eos_id() const;  // -1 when none
+  int32_t unk_id() const;  // -1 when none
+
+  // The raw vocabulary as tokenizer.json spells it (for GGUF export).
+  const std::string& token(int32_t id) const;
+  TokenType token_type(int32_t id) const;
+  // BPE merges in rank order, as "left right".
+  const std::vector<std::string>& merges() const;
+  // Name of the pre-tokenizer regex family (GGUF tokenizer.ggml.pre):
+  // "gpt-2", "llama-bpe", "qwen2", "smollm", or "default".
+  std::string pre_tokenizer_name() const;
+  // The split regexes applied in order (empty for SentencePiece BPE).
+  const std::vector<std::string>& split_patterns() const;
+
+ private:
+  struct Impl;
+  explicit Tokenizer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lieq

@@ -1,0 +1,15 @@
+// Loading any model lieq can run: a Hugging Face directory (later also lieq's
+// quantized directories and GGUF files), with its tokenizer.
+#pragma once
+
+#include <filesystem>
+
+#include "io/tokenizer.h"
+#include "model/weights.h"
+
+namespace lieq {
+
+Model load_model(const std::filesystem::path& path);
+Tokenizer load_tokenizer(const Model& model);
+
+}  // namespace lieq

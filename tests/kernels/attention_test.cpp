@@ -1,0 +1,200 @@
+// attention_rows (the fast path, run over every head and in row blocks) against
+// attention_ref, for grouped-query shapes, head dims that are odd multiples of
+// 8, a cache-like layout (pos0 > 0: k/v hold pos0 + n_q rows) and sliding
+// windows; the reference itself against hand-checkable cases; dot_f32 and
+// axpy_f32 against double loops.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/attention.h"
+
+namespace lieq {
+namespace {
+
+std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-scale, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+struct AttnCase {
+  int64_t n_heads, n_kv_heads, head_dim, pos0, n_q, window;
+};
+
+// Runs attention_rows over all heads, rows split into blocks of `block`.
+std::vector<float> run_rows(const AttnCase& c, const std::vector<float>& q,
+                            const std::vector<float>& k, const std::vector<float>& v,
+                            int64_t block) {
+  const AttentionShape s{c.n_heads, c.n_kv_heads, c.head_dim, c.window};
+  std::vector<float> out(size_t(c.n_q * c.n_heads * c.head_dim), NAN);
+  // Scratch is poisoned so stale values from an earlier row would show.
+  std::vector<float> scratch(size_t(c.pos0 + c.n_q), NAN);
+  for (int64_t h = 0; h < c.n_heads; ++h)
+    for (int64_t i = 0; i < c.n_q; i += block)
+      attention_rows(q.data(), k.data(), v.data(), out.data(), s, c.pos0, h, i,
+                     std::min(c.n_q, i + block), scratch.data());
+  return out;
+}
+
+TEST(Attention, RowsMatchReference) {
+  // Outputs are convex combinations of v rows (|v| <= 1); float32 scores of
+  // length head_dim <= 48 with |q|, |k| <= 1 are accurate to ~1e-6, so 2e-5
+  // absolute leaves a wide margin while any indexing error is O(0.1).
+  const double tol = 2e-5;
+  const std::vector<AttnCase> cases = {
+      {1, 1, 8, 0, 1, 0},    {4, 4, 8, 0, 9, 0},    {4, 1, 24, 0, 13, 0},  // MQA
+      {6, 2, 24, 5, 7, 0},   {8, 2, 48, 0, 17, 0},  {6, 3, 40, 11, 1, 0},  // decode step
+      {4, 2, 56, 3, 10, 1},  {4, 2, 24, 0, 16, 4},  {6, 2, 8, 20, 9, 7},   // windows
+      {2, 1, 48, 30, 5, 64}, {3, 3, 72, 2, 33, 5},  {8, 4, 24, 100, 3, 0},
+  };
+  uint32_t seed = 7;
+  for (const AttnCase& c : cases) {
+    const int64_t kv_rows = c.pos0 + c.n_q;
+    const auto q = random_vec(size_t(c.n_q * c.n_heads * c.head_dim), seed++);
+    const auto k = random_vec(size_t(kv_rows * c.n_kv_heads * c.head_dim), seed++);
+    const auto v = random_vec(size_t(kv_rows * c.n_kv_heads * c.head_dim), seed++);
+    const AttentionShape s{c.n_heads, c.n_kv_heads, c.head_dim, c.window};
+    std::vector<float> ref(q.size(), NAN);
+    attention_ref(q.data(), k.data(), v.data(), ref.data(), s, c.pos0, c.n_q);
+    for (int64_t block : {int64_t(1), int64_t(3), c.n_q}) {
+      const std::vector<float> out = run_rows(c, q, k, v, block);
+      for (size_t i = 0; i < out.size(); ++i)
+        ASSERT_NEAR(out[i], ref[i], tol)
+            << "heads " << c.n_heads << "/" << c.n_kv_heads << " hd " << c.head_dim << " pos0 "
+            << c.pos0 << " n_q " << c.n_q << " window " << c.window << " block " << block
+            << " index " << i;
+    }
+  }
+}
+
+TEST(Attention, LargeScoresDoNotOverflow) {
+  // |q.k| / sqrt(hd) of order 1e3: softmax must subtract the max.
+  const AttnCase c{2, 1, 16, 4, 4, 0};
+  auto q = random_vec(size_t(c.n_q * 2 * 16), 1, 30.0f);
+  auto k = random_vec(size_t(8 * 16), 2, 30.0f);
+  const auto v = random_vec(size_t(8 * 16), 3);
+  const AttentionShape s{2, 1, 16, 0};
+  std::vector<float> ref(q.size());
+  attention_ref(q.data(), k.data(), v.data(), ref.data(), s, c.pos0, c.n_q);
+  const auto out = run_rows(c, q, k, v, 2);
+  for (size_t i = 0; i < out.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(out[i])) << i;
+    ASSERT_NEAR(out[i], ref[i], 1e-3) << i;  // scores ~1e3 carry ~1e-4 relative rounding
+  }
+}
+
+// Checks of the reference that need no other implementation.
+TEST(Attention, ReferenceHandCases) {
+  const int64_t hd = 8;
+  const AttentionShape s{2, 1, hd, 0};
+  const auto q = random_vec(size_t(3 * 2 * hd), 5);
+  const auto k = random_vec(size_t(3 * hd), 6);
+  const auto v = random_vec(size_t(3 * hd), 7);
+  std::vector<float> out(q.size());
+  attention_ref(q.data(), k.data(), v.data(), out.data(), s, 0, 3);
+  // Row 0 sees only key 0: its output is v[0] for both heads.
+  for (int64_t h = 0; h < 2; ++h)
+    for (int64_t c = 0; c < hd; ++c) EXPECT_NEAR(out[size_t(h * hd + c)], v[size_t(c)], 1e-7);
+  // Row 2, head 1, written out: softmax(q.k / sqrt(8)) over keys 0..2.
+  double w[3], sum = 0;
+  for (int j = 0; j < 3; ++j) {
+    double d = 0;
+    for (int64_t c = 0; c < hd; ++c) d += double(q[size_t(2 * 2 * hd + hd + c)]) * k[size_t(j * hd + c)];
+    sum += (w[j] = std::exp(d / std::sqrt(8.0)));
+  }
+  for (int64_t c = 0; c < hd; ++c) {
+    double o = 0;
+    for (int j = 0; j < 3; ++j) o += w[j] / sum * v[size_t(j * hd + c)];
+    EXPECT_NEAR(out[size_t(2 * 2 * hd + hd + c)], o, 1e-6);
+  }
+  // Window 1: every row sees only itself, so the output is its own v row.
+  const AttentionShape s1{2, 1, hd, 1};
+  attention_ref(q.data(), k.data(), v.data(), out.data(), s1, 0, 3);
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t c = 0; c < hd; ++c)
+        EXPECT_NEAR(out[size_t((i * 2 + h) * hd + c)], v[size_t(i * hd + c)], 1e-7);
+}
+
+TEST(Attention, GroupedHeadsReadTheirKvHead) {
+  // 4 query heads on 2 kv heads: heads 0,1 read kv head 0 and heads 2,3 kv head 1.
+  // With one key position the output of head h is exactly v of its kv head.
+  const int64_t hd = 8;
+  const AttentionShape s{4, 2, hd, 0};
+  const auto q = random_vec(size_t(4 * hd), 1);
+  const auto k = random_vec(size_t(2 * hd), 2);
+  const auto v = random_vec(size_t(2 * hd), 3);
+  std::vector<float> out(q.size()), scratch(1);
+  for (int64_t h = 0; h < 4; ++h)
+    attention_rows(q.data(), k.data(), v.data(), out.data(), s, 0, h, 0, 1, scratch.data());
+  for (int64_t h = 0; h < 4; ++h)
+    for (int64_t c = 0; c < hd; ++c)
+      EXPECT_NEAR(out[size_t(h * hd + c)], v[size_t((h / 2) * hd + c)], 1e-6) << h;
+}
+
+TEST(Attention, RowsOnlyWriteTheirHeadAndRows) {
+  // 4 heads / 2 kv heads, head_dim 24, pos0 2, 6 query rows; compute head 1, rows [2, 4).
+  const auto q = random_vec(size_t(6 * 4 * 24), 1);
+  const auto k = random_vec(size_t(8 * 2 * 24), 2);
+  const auto v = random_vec(size_t(8 * 2 * 24), 3);
+  const AttentionShape s{4, 2, 24, 0};
+  std::vector<float> out(q.size(), -99.0f), scratch(8);
+  attention_rows(q.data(), k.data(), v.data(), out.data(), s, 2, /*head=*/1, 2, 4, scratch.data());
+  for (int64_t i = 0; i < 6; ++i)
+    for (int64_t h = 0; h < 4; ++h)
+      for (int64_t d = 0; d < 24; ++d) {
+        const float x = out[size_t((i * 4 + h) * 24 + d)];
+        if (h == 1 && i >= 2 && i < 4)
+          EXPECT_NE(x, -99.0f);
+        else
+          EXPECT_EQ(x, -99.0f) << "i=" << i << " h=" << h;
+      }
+}
+
+TEST(DotAxpy, DotMatchesDoubleOnLengths1To100) {
+  // Bound: |float dot - exact| <= n * 2^-24 * sum |a_i b_i| (+ a denormal-free
+  // slack); the test allows 2x that.
+  for (int64_t n = 1; n <= 100; ++n) {
+    const auto a = random_vec(size_t(n) + 1, uint32_t(n), 3.0f);
+    const auto b = random_vec(size_t(n) + 1, uint32_t(1000 + n), 3.0f);
+    for (int64_t off : {0, 1}) {  // also from an unaligned start
+      double exact = 0, abs_sum = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        exact += double(a[size_t(i + off)]) * double(b[size_t(i + off)]);
+        abs_sum += std::fabs(double(a[size_t(i + off)]) * double(b[size_t(i + off)]));
+      }
+      const float got = dot_f32(a.data() + off, b.data() + off, n);
+      ASSERT_NEAR(got, exact, 2.0 * double(n) * std::ldexp(1.0, -24) * abs_sum + 1e-30)
+          << "n=" << n << " off=" << off;
+    }
+  }
+  EXPECT_EQ(dot_f32(nullptr, nullptr, 0), 0.0f);
+}
+
+TEST(DotAxpy, AxpyMatchesDoubleOnLengths1To100) {
+  for (int64_t n = 1; n <= 100; ++n) {
+    const auto x = random_vec(size_t(n) + 2, uint32_t(n), 2.0f);
+    const auto y0 = random_vec(size_t(n) + 2, uint32_t(500 + n), 2.0f);
+    const float alpha = -0.37f;
+    std::vector<float> y = y0;
+    axpy_f32(alpha, x.data() + 1, y.data() + 1, n);
+    EXPECT_EQ(y[0], y0[0]);
+    EXPECT_EQ(y[size_t(n) + 1], y0[size_t(n) + 1]) << "wrote past the end, n=" << n;
+    for (int64_t i = 1; i <= n; ++i) {
+      const double exact = double(y0[size_t(i)]) + double(alpha) * double(x[size_t(i)]);
+      // Two roundings at most (product, sum): 2 * 2^-24 * (|y| + |alpha x|).
+      const double bound = 2.0 * std::ldexp(1.0, -24) *
+                           (std::fabs(double(y0[size_t(i)])) + std::fabs(double(alpha) * x[size_t(i)]));
+      ASSERT_NEAR(y[size_t(i)], exact, bound + 1e-30) << "n=" << n << " i=" << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lieq
