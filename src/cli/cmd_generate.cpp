@@ -48,7 +48,6 @@ int run_generate(const GenerateArgs& a) {
       printed = text.substr(0, end);
     }
   };
-  flush_text(false);
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<int32_t> out = generate(model, prompt, opt, [&](int32_t id) {
     all.push_back(id);

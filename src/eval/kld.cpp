@@ -27,7 +27,10 @@ KldResult kl_divergence(const Model& base, const Model& model, const Tokenizer& 
   double nll_base = 0, nll_model = 0;
   int64_t agree = 0;
   std::vector<int32_t> win(static_cast<size_t>(ctx));
-  std::vector<float> x_model, logits_base(static_cast<size_t>(vocab));
+  // Logit rows per chunk: about 16 MB per model.
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(ctx, (int64_t(4) << 20) / vocab));
+  std::vector<float> x_model, lp_buf(static_cast<size_t>(chunk * vocab)),
+      lq_buf(static_cast<size_t>(chunk * vocab));
   std::vector<int32_t> tokens;
   Progress bar("kld", plan.n_windows, opt.progress);
   // Base and model run on the same batch of windows; logits are compared row by row.
@@ -39,23 +42,29 @@ KldResult kl_divergence(const Model& base, const Model& model, const Tokenizer& 
     for (int64_t b = 0; b < nb; ++b) {
       const int32_t* win_tokens = tokens.data() + b * ctx;
       const int64_t row0 = b * ctx + plan.first_scored;
-      const int64_t d_base = base.config.hidden;
-      for_each_logits_row(fw_model, model.weights, x_model.data() + row0 * model.config.hidden,
-                          plan.scored_per_window(), [&](int64_t r, const float* lq) {
-        fw_base.logits(base.weights, hidden_base + (row0 + r) * d_base, 1, logits_base.data());
-        const float* lp = logits_base.data();
-        const double zp = log_sum_exp(lp, vocab), zq = log_sum_exp(lq, vocab);
-        double kl = 0;
-        for (int64_t v = 0; v < vocab; ++v) {
-          const double a = double(lp[v]) - zp;
-          kl += std::exp(a) * (a - (double(lq[v]) - zq));
+      // Both models' logits in the same row chunks (identical arithmetic when
+      // the models are identical).
+      for (int64_t r0 = 0; r0 < plan.scored_per_window(); r0 += chunk) {
+        const int64_t n = std::min(chunk, plan.scored_per_window() - r0);
+        fw_base.logits(base.weights, hidden_base + (row0 + r0) * base.config.hidden, n, lp_buf.data());
+        fw_model.logits(model.weights, x_model.data() + (row0 + r0) * model.config.hidden, n,
+                        lq_buf.data());
+        for (int64_t i = 0; i < n; ++i) {
+          const float* lp = lp_buf.data() + i * vocab;
+          const float* lq = lq_buf.data() + i * vocab;
+          const double zp = log_sum_exp(lp, vocab), zq = log_sum_exp(lq, vocab);
+          double kl = 0;
+          for (int64_t v = 0; v < vocab; ++v) {
+            const double a = double(lp[v]) - zp;
+            kl += std::exp(a) * (a - (double(lq[v]) - zq));
+          }
+          kld.push_back(std::max(0.0, kl));
+          const int32_t target = win_tokens[plan.first_scored + r0 + i + 1];
+          nll_base += zp - double(lp[target]);
+          nll_model += zq - double(lq[target]);
+          agree += (std::max_element(lp, lp + vocab) - lp) == (std::max_element(lq, lq + vocab) - lq);
         }
-        kld.push_back(std::max(0.0, kl));
-        const int32_t target = win_tokens[plan.first_scored + r + 1];
-        nll_base += zp - double(lp[target]);
-        nll_model += zq - double(lq[target]);
-        agree += (std::max_element(lp, lp + vocab) - lp) == (std::max_element(lq, lq + vocab) - lq);
-      });
+      }
     }
     bar.update(w0 + nb);
   });

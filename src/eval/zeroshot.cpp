@@ -45,7 +45,7 @@ EncodedRequest encode_request(const Tokenizer& tok, const Request& raw, int64_t 
   return e;
 }
 
-std::vector<ChoiceScore> score_item(const Model& model, const Tokenizer& tok,
+std::vector<ChoiceScore> score_item(Forward& fw, const Model& model, const Tokenizer& tok,
                                     const TaskItem& item) {
   const ModelConfig& c = model.config;
   const int64_t n = int64_t(item.requests.size());
@@ -64,8 +64,7 @@ std::vector<ChoiceScore> score_item(const Model& model, const Tokenizer& tok,
   int64_t T = 0;
   for (const auto& e : enc) T = std::max(T, int64_t(e.tokens.size()) - P);
 
-  Forward fw(c);
-  KVCache cache(c, std::max<int64_t>(P, 1));
+  KVCache cache(c, P + T);  // n == 1 appends its suffix to the cache
   std::vector<float> x;
   if (P > 0) fw.run(model.weights, enc[0].tokens.data(), 1, P, 0, &cache, x);
   // Suffixes as one batch of n sequences, padded to T with their last token.
@@ -80,21 +79,34 @@ std::vector<ChoiceScore> score_item(const Model& model, const Tokenizer& tok,
   fw.run(model.weights, batch.data(), n, T, P, P > 0 ? &cache : nullptr, x);
 
   std::vector<ChoiceScore> scores(static_cast<size_t>(n));
-  std::vector<float> logits(size_t(c.vocab));
   for (int64_t i = 0; i < n; ++i) {
     const auto& e = enc[size_t(i)];
     ChoiceScore& sc = scores[size_t(i)];
-    for (int64_t pos = e.n_ctx - 1; pos + 1 < int64_t(e.tokens.size()); ++pos) {
-      const float* h = x.data() + (i * T + (pos - P)) * c.hidden;
-      fw.logits(model.weights, h, 1, logits.data());
-      const int32_t target = e.tokens[size_t(pos + 1)];
-      sc.loglik += double(logits[size_t(target)]) - log_sum_exp(logits.data(), c.vocab);
-      const float* mx = std::max_element(logits.data(), logits.data() + c.vocab);
-      if (mx - logits.data() != target) sc.greedy = false;
+    // Rows of positions [n_ctx - 1, len - 1) predict the continuation tokens.
+    const int64_t first = e.n_ctx - 1, n_rows = int64_t(e.tokens.size()) - 1 - first;
+    for_each_logits_row(fw, model.weights, x.data() + (i * T + first - P) * c.hidden, n_rows,
+                        [&](int64_t r, const float* logits) {
+      const int32_t target = e.tokens[size_t(first + r + 1)];
+      sc.loglik += double(logits[target]) - log_sum_exp(logits, c.vocab);
+      if (std::max_element(logits, logits + c.vocab) - logits != target) sc.greedy = false;
       ++sc.n_tokens;
-    }
+    });
   }
   return scores;
+}
+
+Choice choose(const std::vector<ChoiceScore>& scores, const std::vector<std::string>& norm_texts) {
+  Choice ch;
+  double best_norm_v = -INFINITY;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (scores[i].loglik > scores[size_t(ch.best)].loglik) ch.best = int(i);
+    const double len = double(std::max<int64_t>(1, utf8_length(norm_texts[i])));
+    if (scores[i].loglik / len > best_norm_v) {
+      best_norm_v = scores[i].loglik / len;
+      ch.best_norm = int(i);
+    }
+  }
+  return ch;
 }
 
 static double mean_stderr(double p, int64_t n) {
@@ -112,22 +124,17 @@ TaskResult evaluate_task(const Model& model, const Tokenizer& tok, const Task& t
   int64_t correct = 0, correct_norm = 0;
   double loglik_sum = 0;
   Progress bar(task.name, r.n, progress);
+  Forward fw(model.config);
   for (int64_t k = 0; k < r.n; ++k) {
     const TaskItem& item = task.items[size_t(k)];
-    const std::vector<ChoiceScore> s = score_item(model, tok, item);
+    const std::vector<ChoiceScore> s = score_item(fw, model, tok, item);
     if (task.format == TaskFormat::kLambada) {
       correct += s[0].greedy;
       loglik_sum += s[0].loglik;
     } else {
-      size_t best = 0, best_norm = 0;
-      double best_norm_v = -INFINITY;
-      for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i].loglik > s[best].loglik) best = i;
-        const double len = double(std::max<int64_t>(1, utf8_length(item.norm_texts[i])));
-        if (s[i].loglik / len > best_norm_v) best_norm_v = s[i].loglik / len, best_norm = i;
-      }
-      correct += int(best) == item.gold;
-      correct_norm += int(best_norm) == item.gold;
+      const Choice ch = choose(s, item.norm_texts);
+      correct += ch.best == item.gold;
+      correct_norm += ch.best_norm == item.gold;
     }
     bar.update(k + 1, cat("acc ", double(correct) / double(k + 1)));
   }

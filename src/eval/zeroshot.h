@@ -29,9 +29,17 @@ struct ChoiceScore {
   int64_t n_tokens = 0;
 };
 
+class Forward;
 // Scores every request of one item (sharing the common prefix).
-std::vector<ChoiceScore> score_item(const Model& model, const Tokenizer& tok,
+std::vector<ChoiceScore> score_item(Forward& fw, const Model& model, const Tokenizer& tok,
                                     const TaskItem& item);
+
+// The harness's choice: acc picks the largest loglik; acc_norm the largest
+// loglik / utf8_length(norm_text) (the choice text, no leading space).
+struct Choice {
+  int best = 0, best_norm = 0;
+};
+Choice choose(const std::vector<ChoiceScore>& scores, const std::vector<std::string>& norm_texts);
 
 struct TaskResult {
   std::string name, format;

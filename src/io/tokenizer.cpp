@@ -49,6 +49,9 @@ constexpr std::string_view kDigitsPattern = R"(\p{N}+)";
 constexpr std::string_view kWhitespaceSplitPattern = R"(\s+)";
 constexpr std::string_view kWhitespacePattern = R"(\w+|[^\w\s]+)";
 constexpr std::string_view kPunctuationPattern = R"([\p{P}!-/:-@\[-`{-~])";
+// Rust regex's \w (Alphabetic, marks, decimal digits, connectors, joiners),
+// which decides single_word added tokens; PCRE2's \w lacks the marks.
+constexpr std::string_view kWordCharPattern = R"([\p{L}\p{Nl}\p{Nd}\p{M}\p{Pc}\x{200C}\x{200D}])";
 constexpr std::string_view kMetaspaceChar = "\xE2\x96\x81";  // U+2581 '▁'
 
 constexpr int64_t kMaxTokenId = (int64_t{1} << 26) - 1;  // sanity bound on ids
@@ -479,7 +482,7 @@ void Tokenizer::Impl::parse_added(const json& a) {
       return added[x].content.size() > added[y].content.size();
     });
   if (std::any_of(added.begin(), added.end(), [](const AddedToken& t) { return t.single_word; }))
-    word_char = std::make_unique<Regex>(R"(\w)", path, "added_tokens");
+    word_char = std::make_unique<Regex>(std::string(kWordCharPattern), path, "added_tokens");
 }
 
 void Tokenizer::Impl::parse_normalizer(const json& n, const std::string& where) {

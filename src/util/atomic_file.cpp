@@ -25,12 +25,16 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::write(const void* data, size_t n) {
+  if (!f_) fail(path_.string(), ": write after commit");
   if (n == 0) return;
   if (std::fwrite(data, 1, n, f_) != n) fail(path_.string(), ": write failed: ", std::strerror(errno));
   offset_ += n;
 }
 
 void AtomicFile::commit() {
+  // A second commit would pass a null FILE* to fflush (which then flushes
+  // every stream) and fileno.
+  if (!f_) fail(path_.string(), ": already committed");
   if (std::fflush(f_) != 0 || ::fsync(::fileno(f_)) != 0)
     fail(path_.string(), ": write failed: ", std::strerror(errno));
   std::fclose(f_);

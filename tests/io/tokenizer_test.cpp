@@ -428,6 +428,8 @@ TEST(TokenizerByteLevel, AddedTokenStripFlags) {
   EXPECT_EQ(tok.encode("a <W> b"), Ids({'a', 32, 273, 32, 'b'}));
   // Inside a word <W> is not a token: its characters are encoded as text.
   EXPECT_EQ(tok.encode("a<W>b"), Ids({'a', '<', 'W', '>', 'b'}));
+  // A combining mark is a word character (Rust's \w), as after "e\u0301".
+  EXPECT_EQ(tok.encode("e\xCC\x81<W> "), Ids({'e', 0xCC, 0x81, '<', 'W', '>', 32}));
 }
 
 TEST(TokenizerByteLevel, SmolLMDigitsThenByteLevelRegex) {
@@ -444,16 +446,40 @@ TEST(TokenizerByteLevel, SmolLMDigitsThenByteLevelRegex) {
   EXPECT_EQ(tok.encode("hello 2024 x12y"), Ids({259, 32, 50, 48, 50, 52, 270, 49, 50, 121}));
 }
 
+TEST(TokenizerByteLevel, SplitBehaviors) {
+  auto load = [](const testing::TempDir& dir, const std::string& behavior, bool invert) {
+    const json pre = {
+        {"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Split"},
+           {"pattern", {{"String", " "}}},
+           {"behavior", behavior},
+           {"invert", invert}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+    return load_json(dir, byte_level_json(bl_spec(kWordMerges, pre)));
+  };
+  const std::string text = "hello world  world";
+  testing::TempDir d1, d2, d3, d4;
+  EXPECT_EQ(load(d1, "MergedWithPrevious", false).encode(text),
+            Ids({259, 32, 119, 111, 262, 100, 32, 32, 119, 111, 262, 100}));
+  EXPECT_EQ(load(d2, "MergedWithNext", false).encode(text), Ids({259, 264, 32, 264}));
+  EXPECT_EQ(load(d3, "Removed", false).encode(text),
+            Ids({259, 119, 111, 262, 100, 119, 111, 262, 100}));
+  EXPECT_EQ(load(d4, "Removed", true).encode(text), Ids({32, 32, 32}));
+}
+
 TEST(TokenizerByteLevel, OtherRegexIsDefault) {
   testing::TempDir dir;
-  const Tokenizer tok = load_json(dir, byte_level_json(bl_spec(kWordMerges, split_byte_level(R"(\p{L}+|\s+|.)")));
+  const Tokenizer tok =
+      load_json(dir, byte_level_json(bl_spec(kWordMerges, split_byte_level(R"(\p{L}+|\s+|.)"))));
   EXPECT_EQ(tok.pre_tokenizer_name(), "default");
   EXPECT_EQ(tok.decode(tok.encode("hello world!")), "hello world!");
 }
 
 TEST(TokenizerByteLevel, InvalidUtf8IsEncodedAsBytesAndDecodedBack) {
   testing::TempDir dir;
-  const Tokenizer tok = load_json(dir, byte_level_json(bl_spec(kWordMerges, split_byte_level(kQwen2)));
+  const Tokenizer tok =
+      load_json(dir, byte_level_json(bl_spec(kWordMerges, split_byte_level(kQwen2))));
   const std::string text = "he\xFFllo \xC3 w\xE2\x82orld \xED\xA0\x80 end\xF0";
   const Ids ids = tok.encode(text);
   EXPECT_FALSE(ids.empty());
@@ -582,8 +608,7 @@ TEST(TokenizerSentencePiece, BosAndUnkFromConfig) {
 
 class TokenizerErrors : public ::testing::Test {
  protected:
-  json valid() { return byte_level_json(bl_spec(kWordMerges, split_byte_level(kGpt2));
-  }
+  json valid() { return byte_level_json(bl_spec(kWordMerges, split_byte_level(kGpt2))); }
   std::string file() const { return (dir_ / "tokenizer.json").string(); }
   void write(const json& j) const { testing::write_bytes(dir_ / "tokenizer.json", j.dump()); }
   testing::TempDir dir_;
