@@ -19,11 +19,11 @@ KldResult kl_divergence(const Model& base, const Model& model, const Tokenizer& 
       opt.protocol, int64_t(stream.size()), opt.ctx,
       std::min(base.config.max_position_embeddings, model.config.max_position_embeddings),
       tok.add_bos(), tok.bos_id());
-  if (opt.max_windows > 0) plan.n_windows = std::min(plan.n_windows, opt.max_windows);
+  plan.truncate(opt.max_windows);
   const int64_t vocab = base.config.vocab, ctx = plan.ctx;
   Forward fw_base(base.config), fw_model(model.config);
   std::vector<double> kld;
-  kld.reserve(size_t(plan.n_windows * plan.scored_per_window()));
+  kld.reserve(size_t(plan.n_windows * plan.scored_in(ctx)));
   double nll_base = 0, nll_model = 0;
   int64_t agree = 0;
   std::vector<int32_t> win(static_cast<size_t>(ctx));
@@ -35,17 +35,18 @@ KldResult kl_divergence(const Model& base, const Model& model, const Tokenizer& 
   Progress bar("kld", plan.n_windows, opt.progress);
   // Base and model run on the same batch of windows; logits are compared row by row.
   run_window_batches(fw_base, base.weights, plan, stream, opt.batch_rows,
-                     [&](int64_t w0, int64_t nb, const float* hidden_base) {
-    tokens.resize(size_t(nb * ctx));
-    for (int64_t b = 0; b < nb; ++b) window_tokens(plan, stream, w0 + b, tokens.data() + b * ctx);
-    fw_model.run(model.weights, tokens.data(), nb, ctx, 0, nullptr, x_model);
+                     [&](int64_t w0, int64_t nb, int64_t len, const float* hidden_base) {
+    tokens.resize(size_t(nb * len));
+    for (int64_t b = 0; b < nb; ++b) window_tokens(plan, stream, w0 + b, tokens.data() + b * len);
+    fw_model.run(model.weights, tokens.data(), nb, len, 0, nullptr, x_model);
     for (int64_t b = 0; b < nb; ++b) {
-      const int32_t* win_tokens = tokens.data() + b * ctx;
-      const int64_t row0 = b * ctx + plan.first_scored;
+      const int32_t* win_tokens = tokens.data() + b * len;
+      const int64_t row0 = b * len + plan.first_scored;
+      const int64_t n_scored = plan.scored_in(len);
       // Both models' logits in the same row chunks (identical arithmetic when
       // the models are identical).
-      for (int64_t r0 = 0; r0 < plan.scored_per_window(); r0 += chunk) {
-        const int64_t n = std::min(chunk, plan.scored_per_window() - r0);
+      for (int64_t r0 = 0; r0 < n_scored; r0 += chunk) {
+        const int64_t n = std::min(chunk, n_scored - r0);
         fw_base.logits(base.weights, hidden_base + (row0 + r0) * base.config.hidden, n, lp_buf.data());
         fw_model.logits(model.weights, x_model.data() + (row0 + r0) * model.config.hidden, n,
                         lq_buf.data());

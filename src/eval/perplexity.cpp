@@ -22,21 +22,21 @@ PplResult perplexity(const Model& model, const Tokenizer& tok, const std::string
   WindowPlan plan = make_window_plan(opt.protocol, int64_t(stream.size()), opt.ctx,
                                      model.config.max_position_embeddings, tok.add_bos(),
                                      tok.bos_id());
-  if (opt.max_windows > 0) plan.n_windows = std::min(plan.n_windows, opt.max_windows);
+  plan.truncate(opt.max_windows);
   const int64_t vocab = model.config.vocab;
   Forward fw(model.config);
   double nll_sum = 0;
   int64_t n_scored = 0;
   Progress progress("ppl", plan.n_windows, opt.progress);
   std::vector<int32_t> win(size_t(plan.ctx));
-  const int64_t ctx = plan.ctx, d = model.config.hidden;
+  const int64_t d = model.config.hidden;
   run_window_batches(fw, model.weights, plan, stream, opt.batch_rows,
-                     [&](int64_t w0, int64_t nb, const float* hidden) {
+                     [&](int64_t w0, int64_t nb, int64_t len, const float* hidden) {
     for (int64_t b = 0; b < nb; ++b) {
       window_tokens(plan, stream, w0 + b, win.data());
-      // Row i predicts token i + 1; rows [first_scored, ctx - 1) are scored.
-      for_each_logits_row(fw, model.weights, hidden + (b * ctx + plan.first_scored) * d,
-                          plan.scored_per_window(), [&](int64_t r, const float* row) {
+      // Row i predicts token i + 1; rows [first_scored, len - 1) are scored.
+      for_each_logits_row(fw, model.weights, hidden + (b * len + plan.first_scored) * d,
+                          plan.scored_in(len), [&](int64_t r, const float* row) {
         const int64_t i = plan.first_scored + r;
         nll_sum += log_sum_exp(row, vocab) - double(row[win[size_t(i + 1)]]);
         ++n_scored;

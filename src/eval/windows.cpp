@@ -73,8 +73,23 @@ WindowPlan make_window_plan(PplProtocol p, int64_t n_tokens, int64_t ctx, int64_
       break;
   }
   plan.n_windows = n_tokens / plan.stream_stride();
+  plan.last_len = ctx;
+  // The plain protocol scores the tail too: a final window of the remaining
+  // tokens when it predicts at least one.
+  const int64_t rest = n_tokens - plan.n_windows * plan.stream_stride();
+  const int64_t rest_len = rest + (plan.bos_per_window ? 1 : 0);
+  if (p == PplProtocol::kPlain && rest > 0 && rest_len >= 2) {
+    ++plan.n_windows;
+    plan.last_len = rest_len;
+  }
   check(plan.n_windows > 0, "text has ", n_tokens, " tokens, fewer than one window of ", ctx);
   return plan;
+}
+
+void WindowPlan::truncate(int64_t n) {
+  if (n <= 0 || n >= n_windows) return;
+  n_windows = n;
+  last_len = ctx;
 }
 
 void window_tokens(const WindowPlan& plan, const std::vector<int32_t>& stream, int64_t w,
@@ -82,24 +97,26 @@ void window_tokens(const WindowPlan& plan, const std::vector<int32_t>& stream, i
   const int64_t start = w * plan.stream_stride();
   int64_t o = 0;
   if (plan.bos_per_window) out[o++] = plan.bos_id;
-  for (int64_t i = 0; o < plan.ctx; ++i) out[o++] = stream[size_t(start + i)];
+  const int64_t len = plan.window_len(w);
+  for (int64_t i = 0; o < len; ++i) out[o++] = stream[size_t(start + i)];
   if (plan.bos_replaces_first) out[0] = plan.bos_id;
 }
 
 void run_window_batches(Forward& fw, const ModelWeights& weights, const WindowPlan& plan,
                         const std::vector<int32_t>& stream, int64_t batch_rows,
                         const WindowBatchFn& on_batch) {
-  const int64_t ctx = plan.ctx;
-  const int64_t per_batch = std::max<int64_t>(1, batch_rows / ctx);
+  const int64_t per_batch = std::max<int64_t>(1, batch_rows / plan.ctx);
+  const int64_t n_full = plan.last_len == plan.ctx ? plan.n_windows : plan.n_windows - 1;
   std::vector<int32_t> tokens;
   std::vector<float> x;
-  for (int64_t w0 = 0; w0 < plan.n_windows; w0 += per_batch) {
-    const int64_t nb = std::min(per_batch, plan.n_windows - w0);
-    tokens.resize(size_t(nb * ctx));
-    for (int64_t b = 0; b < nb; ++b) window_tokens(plan, stream, w0 + b, tokens.data() + b * ctx);
-    fw.run(weights, tokens.data(), nb, ctx, 0, nullptr, x);
-    on_batch(w0, nb, x.data());
-  }
+  auto run = [&](int64_t w0, int64_t nb, int64_t len) {
+    tokens.resize(size_t(nb * len));
+    for (int64_t b = 0; b < nb; ++b) window_tokens(plan, stream, w0 + b, tokens.data() + b * len);
+    fw.run(weights, tokens.data(), nb, len, 0, nullptr, x);
+    on_batch(w0, nb, len, x.data());
+  };
+  for (int64_t w0 = 0; w0 < n_full; w0 += per_batch) run(w0, std::min(per_batch, n_full - w0), plan.ctx);
+  if (n_full < plan.n_windows) run(n_full, 1, plan.last_len);
 }
 
 void for_each_logits_row(Forward& fw, const ModelWeights& weights, const float* hidden,

@@ -21,17 +21,22 @@ const char* protocol_name(PplProtocol p);
 bool parse_protocol(const std::string& s, PplProtocol* out);
 
 // Non-overlapping windows over a token stream. Window w covers
-// stream[start(w), start(w) + ctx - bos) after an optional BOS; logits at
-// positions [first_scored, ctx - 1) predict the token at the next position.
+// stream[w * stride, w * stride + len(w) - bos) after an optional BOS; logits
+// at positions [first_scored, len(w) - 1) predict the token at the next
+// position. Only the plain protocol keeps a final partial window.
 struct WindowPlan {
-  int64_t ctx = 0;           // positions per window, BOS included
-  int64_t n_windows = 0;
+  int64_t ctx = 0;           // positions per full window, BOS included
+  int64_t n_windows = 0;     // including a final partial window
+  int64_t last_len = 0;      // positions of the last window (== ctx unless partial)
   int64_t first_scored = 0;  // first position whose next-token prediction is scored
   bool bos_per_window = false;      // a BOS is prepended to each window
   bool bos_replaces_first = false;  // the window's first token is overwritten by BOS
   int32_t bos_id = -1;
   int64_t stream_stride() const { return bos_per_window ? ctx - 1 : ctx; }
-  int64_t scored_per_window() const { return ctx - 1 - first_scored; }
+  int64_t window_len(int64_t w) const { return w + 1 == n_windows ? last_len : ctx; }
+  int64_t scored_in(int64_t len) const { return len - 1 - first_scored; }
+  // Limits the plan to its first n windows (n <= 0: all).
+  void truncate(int64_t n);
 };
 
 // Text as the protocol reads a file (wikitext2: rows joined with "\n\n").
@@ -43,14 +48,16 @@ std::string protocol_text(const std::string& file_text, PplProtocol p);
 WindowPlan make_window_plan(PplProtocol p, int64_t n_tokens, int64_t ctx, int64_t max_positions,
                             bool add_bos, int32_t bos_id);
 
-// Tokens of window w ([ctx]).
+// Tokens of window w ([window_len(w)]).
 void window_tokens(const WindowPlan& plan, const std::vector<int32_t>& stream, int64_t w,
                    int32_t* out);
 
 // Runs the model over windows [0, n_windows) in batches of about batch_rows
-// token rows. For each batch calls on_batch(w0, nb, hidden) with the final
-// normed hidden states of windows [w0, w0 + nb): [nb * ctx, hidden].
-using WindowBatchFn = std::function<void(int64_t w0, int64_t nb, const float* hidden)>;
+// token rows, windows of one batch all of length len. For each batch calls
+// on_batch(w0, nb, len, hidden) with the final normed hidden states of windows
+// [w0, w0 + nb): [nb * len, hidden].
+using WindowBatchFn =
+    std::function<void(int64_t w0, int64_t nb, int64_t len, const float* hidden)>;
 void run_window_batches(Forward& fw, const ModelWeights& weights, const WindowPlan& plan,
                         const std::vector<int32_t>& stream, int64_t batch_rows,
                         const WindowBatchFn& on_batch);

@@ -27,6 +27,8 @@ bool parse_safetensors_dtype(std::string_view name, DType* out) {
 }
 
 void convert_to_f32(DType t, const void* src, float* dst, size_t n) {
+  // Empty tensors may come with null pointers, which memcpy must not get.
+  if (n == 0 && dtype_info(t).is_float) return;
   switch (t) {
     case DType::kF32:
       std::memcpy(dst, src, n * 4);

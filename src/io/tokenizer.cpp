@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <limits>
 #include <mutex>
 #include <optional>
 #include <queue>
@@ -95,7 +94,7 @@ class Regex {
       fail(file.string(), ": ", where, ": invalid regex \"", pattern_, "\": ", pcre2_message(err),
            " at offset ", offset);
     // JIT is an optimisation: the interpreter is used where it is unavailable.
-    jit_ = pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE) == 0;
+    (void)pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);
   }
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;
@@ -142,7 +141,6 @@ class Regex {
  private:
   std::string pattern_;
   pcre2_code* code_ = nullptr;
-  bool jit_ = false;
 };
 
 // Rust's char::is_whitespace (the White_Space property).

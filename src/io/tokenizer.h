@@ -58,8 +58,11 @@ class Tokenizer {
   std::string kind_name() const;  // "byte-level BPE" / "SentencePiece BPE"
   // Size of the id space: max id + 1 over vocab and added tokens.
   int32_t vocab_size() const;
-  // add_bos_token from tokenizer_config.json (default: false for byte-level BPE,
-  // true for SentencePiece BPE, as transformers does).
+  // add_bos_token from tokenizer_config.json; when absent, as transformers
+  // does: true if tokenizer.json's post_processor (TemplateProcessing) puts a
+  // special token first (that token is then BOS unless bos_token says
+  // otherwise), else false for byte-level BPE and true for SentencePiece BPE.
+  // Always false when there is no BOS token.
   bool add_bos() const;
   int32_t bos_id() const;  // -1 when none
   int32_t eos_id() const;  // -1 when none

@@ -74,15 +74,20 @@ void append_utf8(std::string& out, char32_t cp) {
 
 namespace {
 
+constexpr char32_t kAlphabetEnd = 0x100 + 68;  // the GPT-2 alphabet lies below
+
 struct ByteMaps {
   std::array<char32_t, 256> to_unicode{};
   std::array<std::string, 256> to_utf8;
+  std::array<int16_t, kAlphabetEnd> to_byte{};
   ByteMaps() {
+    to_byte.fill(-1);
     char32_t next = 0x100;
     for (int b = 0; b < 256; ++b) {
       const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
       to_unicode[b] = printable ? static_cast<char32_t>(b) : next++;
       append_utf8(to_utf8[b], to_unicode[b]);
+      to_byte[to_unicode[b]] = static_cast<int16_t>(b);
     }
   }
 };
@@ -99,16 +104,7 @@ char32_t byte_to_unicode(uint8_t b) {
 }
 
 int unicode_to_byte(char32_t cp) {
-  if (cp < 0x100) {
-    const bool printable = (cp >= '!' && cp <= '~') || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE);
-    return printable ? static_cast<int>(cp) : -1;
-  }
-  if (cp < 0x100 + 68) {
-    const auto& m = byte_maps().to_unicode;
-    for (int b = 0; b < 256; ++b)
-      if (m[b] == cp) return b;
-  }
-  return -1;
+  return cp < kAlphabetEnd ? byte_maps().to_byte[cp] : -1;
 }
 
 std::string bytes_to_gpt2(std::string_view bytes) {

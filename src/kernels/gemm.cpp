@@ -17,7 +17,7 @@ constexpr double kSingleThreadMacs = 1 << 23;
 // Runs f with OpenBLAS limited to one thread when the product is small.
 template <typename F>
 void with_threads_for(double macs, F&& f) {
-  static const int n_threads = openblas_get_num_threads();
+  const int n_threads = openblas_get_num_threads();
   if (macs < kSingleThreadMacs && n_threads > 1) {
     openblas_set_num_threads(1);
     f();

@@ -10,23 +10,40 @@
 namespace lieq {
 namespace {
 
-TEST(WindowPlan, PlainDropsPartialWindowAndScoresAllButFirst) {
+TEST(WindowPlan, PlainKeepsPartialWindowAndScoresAllButFirst) {
   const WindowPlan p = make_window_plan(PplProtocol::kPlain, 1000, 256, 4096, false, -1);
   EXPECT_EQ(p.ctx, 256);
-  EXPECT_EQ(p.n_windows, 3);  // 1000 / 256, remainder dropped
+  EXPECT_EQ(p.n_windows, 4);  // 3 full windows and the 232-token tail
+  EXPECT_EQ(p.window_len(2), 256);
+  EXPECT_EQ(p.window_len(3), 232);
   EXPECT_EQ(p.first_scored, 0);
-  EXPECT_EQ(p.scored_per_window(), 255);
+  EXPECT_EQ(p.scored_in(256), 255);
+  // Scored tokens in all: every token but the first of each window.
+  EXPECT_EQ(3 * p.scored_in(256) + p.scored_in(232), 1000 - 4);
   std::vector<int32_t> stream(1000);
   std::iota(stream.begin(), stream.end(), 0);
   std::vector<int32_t> w(256);
   window_tokens(p, stream, 2, w.data());
   EXPECT_EQ(w[0], 512);
   EXPECT_EQ(w[255], 767);
+  window_tokens(p, stream, 3, w.data());
+  EXPECT_EQ(w[0], 768);
+  EXPECT_EQ(w[231], 999);
+  // A one-token tail predicts nothing and is dropped.
+  EXPECT_EQ(make_window_plan(PplProtocol::kPlain, 513, 256, 4096, false, -1).n_windows, 2);
+}
+
+TEST(WindowPlan, TruncateDropsThePartialWindow) {
+  WindowPlan p = make_window_plan(PplProtocol::kPlain, 1000, 256, 4096, false, -1);
+  p.truncate(2);
+  EXPECT_EQ(p.n_windows, 2);
+  EXPECT_EQ(p.window_len(1), 256);
 }
 
 TEST(WindowPlan, PlainWithBosPrependsBosAndStridesByCtxMinusOne) {
   const WindowPlan p = make_window_plan(PplProtocol::kPlain, 1000, 100, 4096, true, 7);
-  EXPECT_EQ(p.n_windows, 1000 / 99);
+  EXPECT_EQ(p.n_windows, 1000 / 99 + 1);  // 10 full windows, BOS + 10-token tail
+  EXPECT_EQ(p.window_len(10), 11);
   std::vector<int32_t> stream(1000);
   std::iota(stream.begin(), stream.end(), 0);
   std::vector<int32_t> w(100);
@@ -34,7 +51,7 @@ TEST(WindowPlan, PlainWithBosPrependsBosAndStridesByCtxMinusOne) {
   EXPECT_EQ(w[0], 7);
   EXPECT_EQ(w[1], 99);
   EXPECT_EQ(w[99], 197);
-  EXPECT_EQ(p.scored_per_window(), 99);  // every text token of the window
+  EXPECT_EQ(p.scored_in(100), 99);  // every text token of the window
 }
 
 TEST(WindowPlan, CtxIsCappedByTheModel) {
@@ -46,9 +63,9 @@ TEST(WindowPlan, CtxIsCappedByTheModel) {
 
 TEST(WindowPlan, LlamaCppScoresSecondHalfAndReplacesFirstTokenWithBos) {
   const WindowPlan p = make_window_plan(PplProtocol::kLlamaCpp, 2000, 512, 4096, true, 1);
-  EXPECT_EQ(p.n_windows, 3);
+  EXPECT_EQ(p.n_windows, 3);  // llama.cpp drops the tail
   EXPECT_EQ(p.first_scored, 256);
-  EXPECT_EQ(p.scored_per_window(), 255);
+  EXPECT_EQ(p.scored_in(512), 255);
   std::vector<int32_t> stream(2000, 5);
   std::vector<int32_t> w(512);
   window_tokens(p, stream, 0, w.data());
@@ -57,7 +74,11 @@ TEST(WindowPlan, LlamaCppScoresSecondHalfAndReplacesFirstTokenWithBos) {
 }
 
 TEST(WindowPlan, TooShortTextIsAnError) {
-  EXPECT_THROW(make_window_plan(PplProtocol::kPlain, 10, 256, 4096, false, -1), Error);
+  EXPECT_THROW(make_window_plan(PplProtocol::kPlain, 1, 256, 4096, false, -1), Error);
+  EXPECT_THROW(make_window_plan(PplProtocol::kLlamaCpp, 10, 256, 4096, false, -1), Error);
+  EXPECT_THROW(make_window_plan(PplProtocol::kWikitext2, 255, 256, 4096, false, -1), Error);
+  // A short text still makes one (partial) plain window.
+  EXPECT_EQ(make_window_plan(PplProtocol::kPlain, 10, 256, 4096, false, -1).window_len(0), 10);
 }
 
 TEST(ProtocolText, Wikitext2JoinsRowsWithBlankRowsEmpty) {
