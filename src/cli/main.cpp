@@ -3,9 +3,11 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "kernels/gemm.h"
 #include "util/error.h"
 
 int main(int argc, char** argv) {
+  lieq::select_blas_kernels(argv);
   CLI::App app{"lieq: quantize small language models to 2-4 bits with layer-wise bit allocation"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lieq 0.1.0");

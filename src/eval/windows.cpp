@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "util/error.h"
 
@@ -49,8 +50,14 @@ std::string protocol_text(const std::string& file_text, PplProtocol p) {
 WindowPlan make_window_plan(PplProtocol p, int64_t n_tokens, int64_t ctx, int64_t max_positions,
                             bool add_bos, int32_t bos_id) {
   WindowPlan plan;
+  const bool explicit_ctx = ctx > 0;
   if (ctx <= 0) ctx = p == PplProtocol::kLlamaCpp ? 512 : 2048;
-  if (max_positions > 0) ctx = std::min(ctx, max_positions);
+  if (max_positions > 0 && ctx > max_positions) {
+    if (explicit_ctx)
+      std::fprintf(stderr, "lieq: warning: ctx %lld exceeds the model's %lld positions; using %lld\n",
+                   (long long)ctx, (long long)max_positions, (long long)max_positions);
+    ctx = max_positions;
+  }
   check(ctx >= 2, "context of ", ctx, " tokens is too short to score anything");
   plan.ctx = ctx;
   plan.bos_id = bos_id;

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/gemm.h"
+
 namespace lieq {
 
 // 16 independent partial sums let the compiler vectorise without -ffast-math.
@@ -27,31 +29,36 @@ void axpy_f32(float alpha, const float* x, float* y, int64_t n) {
 void attention_rows(const float* q, const float* k, const float* v, float* out,
                     const AttentionShape& s, int64_t pos0, int64_t head, int64_t i_begin,
                     int64_t i_end, float* scratch) {
+  if (i_end <= i_begin) return;
   const int64_t hd = s.head_dim;
   const int64_t q_stride = s.n_heads * hd, kv_stride = s.n_kv_heads * hd;
   const int64_t kv_head = head / (s.n_heads / s.n_kv_heads);
+  const int64_t rows = i_end - i_begin;
+  // Keys visible to some row of the block: [j_lo, j_hi).
+  const int64_t j_hi = pos0 + i_end;
+  const int64_t j_lo = s.window > 0 ? std::max<int64_t>(0, pos0 + i_begin - s.window + 1) : 0;
+  const int64_t nk = j_hi - j_lo;
   const float scale = 1.0f / std::sqrt(float(hd));
-  for (int64_t i = i_begin; i < i_end; ++i) {
-    const int64_t p = pos0 + i;
-    const int64_t j0 = s.window > 0 ? std::max<int64_t>(0, p - s.window + 1) : 0;
-    const float* qi = q + i * q_stride + head * hd;
+  // scores[rows, nk] = scale * Q_block K^T
+  sgemm(false, true, rows, nk, hd, scale, q + i_begin * q_stride + head * hd, q_stride,
+        k + j_lo * kv_stride + kv_head * hd, kv_stride, 0.0f, scratch, nk);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t p = pos0 + i_begin + r;  // this row's position
+    const int64_t lo = s.window > 0 ? std::max<int64_t>(0, p - s.window + 1) - j_lo : 0;
+    const int64_t hi = p + 1 - j_lo;  // exclusive
+    float* sr = scratch + r * nk;
     float mx = -INFINITY;
-    for (int64_t j = j0; j <= p; ++j) {
-      const float sc = dot_f32(qi, k + j * kv_stride + kv_head * hd, hd) * scale;
-      scratch[j] = sc;
-      mx = std::max(mx, sc);
-    }
+    for (int64_t j = lo; j < hi; ++j) mx = std::max(mx, sr[j]);
     float sum = 0;
-    for (int64_t j = j0; j <= p; ++j) {
-      scratch[j] = std::exp(scratch[j] - mx);
-      sum += scratch[j];
-    }
+    for (int64_t j = lo; j < hi; ++j) sum += sr[j] = std::exp(sr[j] - mx);
     const float inv = 1.0f / sum;
-    float* oi = out + i * q_stride + head * hd;
-    std::fill(oi, oi + hd, 0.0f);
-    for (int64_t j = j0; j <= p; ++j)
-      axpy_f32(scratch[j] * inv, v + j * kv_stride + kv_head * hd, oi, hd);
+    for (int64_t j = 0; j < lo; ++j) sr[j] = 0.0f;
+    for (int64_t j = lo; j < hi; ++j) sr[j] *= inv;
+    for (int64_t j = hi; j < nk; ++j) sr[j] = 0.0f;
   }
+  // out[rows, hd] = P V
+  sgemm(false, false, rows, hd, nk, 1.0f, scratch, nk, v + j_lo * kv_stride + kv_head * hd,
+        kv_stride, 0.0f, out + i_begin * q_stride + head * hd, q_stride);
 }
 
 void attention_ref(const float* q, const float* k, const float* v, float* out,

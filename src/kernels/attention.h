@@ -15,10 +15,14 @@ struct AttentionShape {
   int64_t window = 0;
 };
 
-// Computes out rows [i_begin, i_end) of head `head`. scratch: >= pos0 + n_q floats.
+// Computes out rows [i_begin, i_end) of head `head` with two GEMMs (scores
+// of the row block against its visible keys, then probabilities times values).
+// scratch: at least attention_scratch_floats(i_end - i_begin, pos0 + i_end) floats.
 void attention_rows(const float* q, const float* k, const float* v, float* out,
                     const AttentionShape& s, int64_t pos0, int64_t head, int64_t i_begin,
                     int64_t i_end, float* scratch);
+
+inline int64_t attention_scratch_floats(int64_t n_rows, int64_t n_keys) { return n_rows * n_keys; }
 
 // Scalar reference over all heads and rows (double accumulation).
 void attention_ref(const float* q, const float* k, const float* v, float* out,

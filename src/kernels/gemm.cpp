@@ -2,6 +2,13 @@
 
 #include <cblas.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "util/thread_pool.h"
+
 namespace lieq {
 
 extern "C" {
@@ -10,30 +17,39 @@ void openblas_set_num_threads(int);
 }
 
 namespace {
-// Products below this many multiply-adds run on one thread: waking OpenBLAS's
-// threads costs more than they save (measured on zero-shot items of ~100 rows).
-constexpr double kSingleThreadMacs = 1 << 23;
 
-// Runs f with OpenBLAS limited to one thread when the product is small.
-template <typename F>
-void with_threads_for(double macs, F&& f) {
-  const int n_threads = openblas_get_num_threads();
-  if (macs < kSingleThreadMacs && n_threads > 1) {
-    openblas_set_num_threads(1);
-    f();
-    openblas_set_num_threads(n_threads);
-  } else {
-    f();
-  }
-}
+// OpenBLAS runs on one thread: lieq's ThreadPool owns the cores and splits
+// large products by output columns. (OpenBLAS's own threads, spinning while
+// the pool ran attention, cost ~20% of a perplexity run in sched_yield.)
+struct BlasSingleThreaded {
+  BlasSingleThreaded() { openblas_set_num_threads(1); }
+} blas_single_threaded;
+
+// Below this many multiply-adds a product is not worth splitting.
+constexpr double kParallelMacs = double(1 << 18);
+
 }  // namespace
 
 void matmul_nt(const float* x, const float* w, float* y, int64_t m, int64_t n, int64_t k,
                bool accumulate) {
   if (m == 0 || n == 0) return;
-  with_threads_for(double(m) * double(n) * double(k), [&] {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(n), int(k), 1.0f, x, int(k), w,
-              int(k), accumulate ? 1.0f : 0.0f, y, int(n));
+  const float beta = accumulate ? 1.0f : 0.0f;
+  ThreadPool& pool = ThreadPool::global();
+  const double macs = double(m) * double(n) * double(k);
+  if (pool.size() == 1 || macs < kParallelMacs || n < 32) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(n), int(k), 1.0f, x, int(k),
+                w, int(k), beta, y, int(n));
+    return;
+  }
+  // Column blocks of W rows (multiples of 16 columns), a few per thread.
+  const int64_t n_blocks = std::min<int64_t>(int64_t(pool.size()) * 2, (n + 15) / 16);
+  const int64_t block = ((n + n_blocks - 1) / n_blocks + 15) / 16 * 16;
+  pool.parallel_for(0, (n + block - 1) / block, 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t j0 = i * block, nj = std::min(block, n - j0);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(nj), int(k), 1.0f, x,
+                  int(k), w + j0 * k, int(k), beta, y + j0, int(n));
+    }
   });
 }
 
@@ -55,6 +71,17 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda), b,
               int(ldb), beta, c, int(ldc));
+}
+
+void select_blas_kernels(char** argv) {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+      !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
+    return;
+  if (::setenv("OPENBLAS_CORETYPE", "SkylakeX", 0) != 0) return;
+  ::execv("/proc/self/exe", argv);
+  // execv failed: carry on with the kernels already loaded.
 }
 
 int blas_set_threads(int n) {

@@ -8,6 +8,9 @@
 
 namespace lieq {
 
+// Query rows per attention work item.
+constexpr int64_t kAttnRowBlock = 32;
+
 KVCache::KVCache(const ModelConfig& c, int64_t capacity)
     : capacity_(capacity),
       k_(size_t(c.n_layers), std::vector<float>(size_t(capacity * c.kv_dim()))),
@@ -31,7 +34,7 @@ void Forward::ensure_scratch(int64_t rows, int64_t kv_rows) {
   grow(gate_, rows * c.intermediate);
   grow(up_, rows * c.intermediate);
   if (int64_t(pos_.size()) < rows) pos_.resize(size_t(rows));
-  for (auto& s : attn_scratch_) grow(s, kv_rows);
+  for (auto& s : attn_scratch_) grow(s, attention_scratch_floats(kAttnRowBlock, kv_rows));
 }
 
 void Forward::embed(const ModelWeights& w, const int32_t* tokens, int64_t n, float* x) const {
@@ -112,7 +115,7 @@ void Forward::layer(const LayerWeights& lw, int li, float* x, int64_t n_seq, int
   }
   const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, c.sliding_window};
   // Work items: (sequence, head, block of query rows).
-  const int64_t row_block = 32;
+  const int64_t row_block = kAttnRowBlock;
   const int64_t n_blocks = (T + row_block - 1) / row_block;
   pool_->parallel_for(0, n_seq * c.n_heads * n_blocks, 1, [&](int64_t b, int64_t e, int thread) {
     float* scratch = attn_scratch_[size_t(thread)].data();

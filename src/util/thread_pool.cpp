@@ -6,6 +6,12 @@
 
 namespace lieq {
 
+namespace {
+// Index of the pool thread running the current task, -1 outside any task.
+// A parallel_for called from inside a task runs serially on that thread.
+thread_local int tls_task_thread = -1;
+}  // namespace
+
 int default_thread_count() {
   if (const char* s = std::getenv("LIEQ_THREADS")) {
     const int n = std::atoi(s);
@@ -40,10 +46,23 @@ void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain, const R
   const int64_t max_chunks = std::max<int64_t>(1, n / grain);
   // A few chunks per thread balance uneven work (causal attention rows).
   const int64_t n_chunks = std::min<int64_t>(max_chunks, int64_t(n_threads_) * 4);
-  if (n_threads_ == 1 || n_chunks == 1) {
-    f(begin, end, 0);
+  if (tls_task_thread >= 0) {
+    f(begin, end, tls_task_thread);
     return;
   }
+  if (n_threads_ == 1 || n_chunks == 1) {
+    tls_task_thread = 0;
+    try {
+      f(begin, end, 0);
+    } catch (...) {
+      tls_task_thread = -1;
+      throw;
+    }
+    tls_task_thread = -1;
+    return;
+  }
+  // One job at a time: callers from different threads take turns.
+  std::lock_guard<std::mutex> call_lock(call_mu_);
   std::unique_lock<std::mutex> lock(mu_);
   job_ = &f;
   job_begin_ = begin;
@@ -72,11 +91,13 @@ void ThreadPool::run_chunks(std::unique_lock<std::mutex>& lock, int thread) {
     const RangeFn* job = job_;
     lock.unlock();
     std::exception_ptr err;
+    tls_task_thread = thread;
     try {
       (*job)(b, e, thread);
     } catch (...) {
       err = std::current_exception();
     }
+    tls_task_thread = -1;
     lock.lock();
     if (err) {
       if (!error_) error_ = err;

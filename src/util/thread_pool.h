@@ -3,7 +3,8 @@
 // least `grain` (or the whole range when it is shorter) and calls
 // f(chunk_begin, chunk_end, thread_index) on them. An exception thrown by f
 // stops the remaining chunks and is rethrown to the caller of parallel_for
-// once every thread has left f.
+// once every thread has left f. A parallel_for called from inside a task runs
+// serially on the calling thread, with that thread's index.
 #pragma once
 
 #include <condition_variable>
@@ -39,6 +40,7 @@ class ThreadPool {
   void run_chunks(std::unique_lock<std::mutex>& lock, int thread);
   int n_threads_;
   std::vector<std::thread> workers_;
+  std::mutex call_mu_;  // serialises parallel_for calls from different threads
   std::mutex mu_;
   std::condition_variable cv_start_, cv_done_;
   const RangeFn* job_ = nullptr;

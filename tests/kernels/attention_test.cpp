@@ -34,7 +34,8 @@ std::vector<float> run_rows(const AttnCase& c, const std::vector<float>& q,
   const AttentionShape s{c.n_heads, c.n_kv_heads, c.head_dim, c.window};
   std::vector<float> out(size_t(c.n_q * c.n_heads * c.head_dim), NAN);
   // Scratch is poisoned so stale values from an earlier row would show.
-  std::vector<float> scratch(size_t(c.pos0 + c.n_q), NAN);
+  std::vector<float> scratch(
+      size_t(attention_scratch_floats(std::min<int64_t>(block, c.n_q), c.pos0 + c.n_q)), NAN);
   for (int64_t h = 0; h < c.n_heads; ++h)
     for (int64_t i = 0; i < c.n_q; i += block)
       attention_rows(q.data(), k.data(), v.data(), out.data(), s, c.pos0, h, i,
@@ -130,7 +131,7 @@ TEST(Attention, GroupedHeadsReadTheirKvHead) {
   const auto q = random_vec(size_t(4 * hd), 1);
   const auto k = random_vec(size_t(2 * hd), 2);
   const auto v = random_vec(size_t(2 * hd), 3);
-  std::vector<float> out(q.size()), scratch(1);
+  std::vector<float> out(q.size()), scratch(size_t(attention_scratch_floats(1, 1)));
   for (int64_t h = 0; h < 4; ++h)
     attention_rows(q.data(), k.data(), v.data(), out.data(), s, 0, h, 0, 1, scratch.data());
   for (int64_t h = 0; h < 4; ++h)
@@ -144,7 +145,7 @@ TEST(Attention, RowsOnlyWriteTheirHeadAndRows) {
   const auto k = random_vec(size_t(8 * 2 * 24), 2);
   const auto v = random_vec(size_t(8 * 2 * 24), 3);
   const AttentionShape s{4, 2, 24, 0};
-  std::vector<float> out(q.size(), -99.0f), scratch(8);
+  std::vector<float> out(q.size(), -99.0f), scratch(size_t(attention_scratch_floats(2, 6)));
   attention_rows(q.data(), k.data(), v.data(), out.data(), s, 2, /*head=*/1, 2, 4, scratch.data());
   for (int64_t i = 0; i < 6; ++i)
     for (int64_t h = 0; h < 4; ++h)
