@@ -17,5 +17,6 @@ void add_generate(CLI::App& app, Action& action);
 void add_ppl(CLI::App& app, Action& action);
 void add_eval(CLI::App& app, Action& action);
 void add_kld(CLI::App& app, Action& action);
+void add_quantize(CLI::App& app, Action& action);
 
 }  // namespace lieq::cli

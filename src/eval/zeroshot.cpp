@@ -34,12 +34,13 @@ EncodedRequest encode_request(const Tokenizer& tok, const Request& raw, int64_t 
   check(!cont.empty(), "continuation \"", r.continuation, "\" has no tokens");
   whole = ctx;
   whole.insert(whole.end(), cont.begin(), cont.end());
-  // Too long for the model: drop tokens from the left, keeping the continuation.
-  if (max_len > 0 && int64_t(whole.size()) > max_len) {
+  // Too long for the model: keep the last max_len tokens, as the harness does.
+  // At least one token stays before the continuation; a continuation longer
+  // than the window is scored on its last max_len - 1 tokens.
+  if (max_len > 1 && int64_t(whole.size()) > max_len) {
     const int64_t drop = int64_t(whole.size()) - max_len;
-    check(drop < e.n_ctx, "continuation longer than the model's context");
     whole.erase(whole.begin(), whole.begin() + drop);
-    e.n_ctx -= drop;
+    e.n_ctx = std::max<int64_t>(1, e.n_ctx - drop);
   }
   e.tokens = std::move(whole);
   return e;

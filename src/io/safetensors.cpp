@@ -242,4 +242,53 @@ void SafetensorsWriter::write(const fs::path& path) const {
   f.commit();
 }
 
+SafetensorsStreamWriter::SafetensorsStreamWriter(const fs::path& path, std::vector<Decl> decls,
+                                                 const std::map<std::string, std::string>& metadata)
+    : decls_(std::move(decls)), path_(path) {
+  json header = json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  std::set<std::string> seen;
+  for (const auto& d : decls_) {
+    check(d.name != "__metadata__" && seen.insert(d.name).second, path.string(),
+          ": duplicate tensor name \"", d.name, "\"");
+    uint64_t n = dtype_size(d.dtype);
+    for (int64_t dim : d.shape) n *= uint64_t(dim);
+    header[d.name] = {{"dtype", dtype_name(d.dtype)},
+                      {"shape", d.shape},
+                      {"data_offsets", {offset, offset + n}}};
+    offset += n;
+  }
+  std::string h = header.dump();
+  while ((h.size() + 8) % 8 != 0) h += ' ';
+  const uint64_t n = h.size();
+  file_ = std::make_unique<AtomicFile>(path);
+  file_->write(&n, 8);
+  file_->write(h);
+}
+
+SafetensorsStreamWriter::~SafetensorsStreamWriter() = default;
+
+const std::string& SafetensorsStreamWriter::next_name() const {
+  check(!done(), path_.string(), ": all declared tensors were written");
+  return decls_[next_].name;
+}
+
+void SafetensorsStreamWriter::write(const std::string& name, const void* data, size_t nbytes) {
+  check(!done(), path_.string(), ": tensor \"", name, "\" was not declared");
+  const Decl& d = decls_[next_];
+  check(d.name == name, path_.string(), ": tensor \"", name, "\" written out of order (expected \"",
+        d.name, "\")");
+  uint64_t n = dtype_size(d.dtype);
+  for (int64_t dim : d.shape) n *= uint64_t(dim);
+  check(n == nbytes, path_.string(), ": tensor \"", name, "\" has ", nbytes, " bytes, declared ", n);
+  file_->write(data, nbytes);
+  ++next_;
+}
+
+void SafetensorsStreamWriter::commit() {
+  check(done(), path_.string(), ": ", decls_.size() - next_, " declared tensors were not written");
+  file_->commit();
+}
+
 }  // namespace lieq

@@ -90,4 +90,31 @@ class SafetensorsWriter {
   std::map<std::string, std::string> metadata_;
 };
 
+// Writes a safetensors file whose tensors are declared up front and then
+// streamed in declaration order, so a large output never sits in memory whole.
+// Data goes to a temp file that is renamed into place by commit(); without
+// commit() nothing appears at the destination.
+class SafetensorsStreamWriter {
+ public:
+  struct Decl {
+    std::string name;
+    DType dtype;
+    std::vector<int64_t> shape;
+  };
+  SafetensorsStreamWriter(const std::filesystem::path& path, std::vector<Decl> decls,
+                          const std::map<std::string, std::string>& metadata = {});
+  ~SafetensorsStreamWriter();
+  // Writes the next declared tensor; name and byte count must match the declaration.
+  void write(const std::string& name, const void* data, size_t nbytes);
+  const std::string& next_name() const;
+  bool done() const { return next_ == decls_.size(); }
+  void commit();
+
+ private:
+  std::vector<Decl> decls_;
+  size_t next_ = 0;
+  std::unique_ptr<class AtomicFile> file_;
+  std::filesystem::path path_;
+};
+
 }  // namespace lieq

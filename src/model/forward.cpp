@@ -71,7 +71,10 @@ void Forward::layer(const LayerWeights& lw, int li, float* x, int64_t n_seq, int
   pool_->parallel_for(0, rows, grain_rows, [&](int64_t b, int64_t e, int) {
     rms_norm(x + b * d, lw[Role::kAttnNorm].ptr(), h_.data() + b * d, e - b, d, eps);
   });
-  if (obs) obs->on_linear_input(li, Role::kWq, h_.data(), rows, d);
+  if (obs) {
+    obs->on_linear_input(li, Role::kWq, h_.data(), rows, d);
+    if (obs->stop_after_input(Role::kWq)) return;
+  }
   linear(lw[Role::kWq], &lw[Role::kBq], h_.data(), q_.data(), rows);
   linear(lw[Role::kWk], &lw[Role::kBk], h_.data(), k_.data(), rows);
   linear(lw[Role::kWv], &lw[Role::kBv], h_.data(), v_.data(), rows);
@@ -129,7 +132,10 @@ void Forward::layer(const LayerWeights& lw, int li, float* x, int64_t n_seq, int
                      att_.data() + off * qd, shape, pos0, head, i0, i1, scratch);
     }
   });
-  if (obs) obs->on_linear_input(li, Role::kWo, att_.data(), rows, qd);
+  if (obs) {
+    obs->on_linear_input(li, Role::kWo, att_.data(), rows, qd);
+    if (obs->stop_after_input(Role::kWo)) return;
+  }
   matmul_nt(att_.data(), lw[Role::kWo].ptr(), x, rows, d, qd, /*accumulate=*/true);
 
   // Feed-forward block (SwiGLU).
@@ -137,13 +143,19 @@ void Forward::layer(const LayerWeights& lw, int li, float* x, int64_t n_seq, int
   pool_->parallel_for(0, rows, grain_rows, [&](int64_t b, int64_t e, int) {
     rms_norm(x + b * d, lw[Role::kFfnNorm].ptr(), h_.data() + b * d, e - b, d, eps);
   });
-  if (obs) obs->on_linear_input(li, Role::kWgate, h_.data(), rows, d);
+  if (obs) {
+    obs->on_linear_input(li, Role::kWgate, h_.data(), rows, d);
+    if (obs->stop_after_input(Role::kWgate)) return;
+  }
   linear(lw[Role::kWgate], nullptr, h_.data(), gate_.data(), rows);
   linear(lw[Role::kWup], nullptr, h_.data(), up_.data(), rows);
   pool_->parallel_for(0, rows, std::max<int64_t>(1, 16384 / f), [&](int64_t b, int64_t e, int) {
     silu_mul(gate_.data() + b * f, up_.data() + b * f, gate_.data() + b * f, (e - b) * f);
   });
-  if (obs) obs->on_linear_input(li, Role::kWdown, gate_.data(), rows, f);
+  if (obs) {
+    obs->on_linear_input(li, Role::kWdown, gate_.data(), rows, f);
+    if (obs->stop_after_input(Role::kWdown)) return;
+  }
   matmul_nt(gate_.data(), lw[Role::kWdown].ptr(), x, rows, d, f, /*accumulate=*/true);
 }
 

@@ -42,6 +42,12 @@ class LayerObserver {
                                int64_t cols) {
     (void)layer, (void)group, (void)x, (void)rows, (void)cols;
   }
+  // Return true to end the layer right after this group's input was observed
+  // (x is then left partially updated; used to capture inputs cheaply).
+  virtual bool stop_after_input(Role group) {
+    (void)group;
+    return false;
+  }
   // Output of projection kWq/kWk/kWv (bias added, before q/k norm and RoPE), [rows, cols].
   virtual void on_projection_output(int layer, Role role, const float* y, int64_t rows,
                                     int64_t cols) {

@@ -50,8 +50,9 @@ struct Model {
   std::string weight_dtype;  // dominant stored dtype of the linear weights ("BF16", ...)
 };
 
-// Loads config.json and the safetensors weights of a Hugging Face directory,
-// checking every tensor against the config (presence, shape, dtype).
+// Loads config.json and the safetensors weights of a Hugging Face directory
+// (or of a lieq quantized directory, dequantized), checking every tensor
+// against the config (presence, shape, dtype).
 Model load_hf_model(const std::filesystem::path& dir);
 
 // Parameter counts by role for `inspect`.

@@ -94,3 +94,21 @@ TEST_F(ZeroShotModel, ContinuationTokensAreWholeMinusContext) {
 
 }  // namespace
 }  // namespace lieq
+
+namespace lieq {
+namespace {
+TEST_F(ZeroShotModel, RequestsLongerThanTheContextKeepTheirEnd) {
+  std::string ctx;
+  for (int i = 0; i < 200; ++i) ctx += "word ";
+  const EncodedRequest e = encode_request(*tok_, {ctx, " end of the story"}, 64);
+  EXPECT_EQ(int64_t(e.tokens.size()), 64);
+  const std::vector<int32_t> cont = tok_->encode(" end of the story", false);
+  EXPECT_EQ(std::vector<int32_t>(e.tokens.end() - int64_t(cont.size()), e.tokens.end()), cont);
+  EXPECT_EQ(e.n_ctx, 64 - int64_t(cont.size()));
+  // A continuation longer than the window keeps its last 63 tokens and one before.
+  const EncodedRequest f = encode_request(*tok_, {"a", " " + ctx}, 64);
+  EXPECT_EQ(int64_t(f.tokens.size()), 64);
+  EXPECT_EQ(f.n_ctx, 1);
+}
+}  // namespace
+}  // namespace lieq

@@ -1,0 +1,322 @@
+#include "pipeline/quantize.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <memory>
+
+#include "kernels/gemm.h"
+#include "model/forward.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/json_file.h"
+#include "util/progress.h"
+
+namespace lieq {
+namespace fs = std::filesystem;
+
+const char* method_name(QuantMethod m) { return m == QuantMethod::kRtn ? "rtn" : "gptq"; }
+
+bool parse_method(const std::string& s, QuantMethod* out) {
+  if (s == "rtn") *out = QuantMethod::kRtn;
+  else if (s == "gptq") *out = QuantMethod::kGptq;
+  else return false;
+  return true;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The projections fed by each input group, in GPTQ's order inside a layer.
+struct Group {
+  Role input;               // the group's observer role
+  std::vector<Role> roles;  // projections sharing that input
+};
+const std::vector<Group>& layer_groups() {
+  static const std::vector<Group> g = {{Role::kWq, {Role::kWq, Role::kWk, Role::kWv}},
+                                       {Role::kWo, {Role::kWo}},
+                                       {Role::kWgate, {Role::kWgate, Role::kWup}},
+                                       {Role::kWdown, {Role::kWdown}}};
+  return g;
+}
+
+// Accumulates the Hessian of one group's input and keeps its first rows for
+// measuring output errors; stops the layer once the input was seen.
+class GroupCapture : public LayerObserver {
+ public:
+  GroupCapture(Role group, int64_t n_in, int64_t keep_rows)
+      : group_(group), n_in_(n_in), keep_rows_(keep_rows), gptq_(n_in) {}
+  void on_linear_input(int, Role g, const float* x, int64_t rows, int64_t cols) override {
+    if (g != group_) return;
+    check(cols == n_in_, "calibration: unexpected input width");
+    gptq_.add_batch(x, rows);
+    const int64_t take = std::min(rows, keep_rows_ - int64_t(kept_.size()) / n_in_);
+    if (take > 0) kept_.insert(kept_.end(), x, x + take * cols);
+  }
+  bool stop_after_input(Role g) override { return g == group_; }
+  const Gptq& gptq() const { return gptq_; }
+  const std::vector<float>& kept() const { return kept_; }  // [rows, n_in]
+
+ private:
+  Role group_;
+  int64_t n_in_, keep_rows_;
+  Gptq gptq_;
+  std::vector<float> kept_;
+};
+
+// ||D X^T||^2 / ||W X^T||^2 with D = W - Q, X [rows, n_in].
+double relative_output_error(const Tensor& w, const std::vector<float>& q,
+                             const std::vector<float>& x) {
+  const int64_t n_out = w.rows(), n_in = w.cols(), rows = int64_t(x.size()) / n_in;
+  if (rows == 0) return -1;
+  std::vector<float> d(w.data.size()), yd(static_cast<size_t>(rows * n_out)),
+      yw(static_cast<size_t>(rows * n_out));
+  for (size_t i = 0; i < d.size(); ++i) d[i] = w.data[i] - q[i];
+  matmul_nt(x.data(), d.data(), yd.data(), rows, n_out, n_in);
+  matmul_nt(x.data(), w.ptr(), yw.data(), rows, n_out, n_in);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < yd.size(); ++i) num += double(yd[i]) * yd[i], den += double(yw[i]) * yw[i];
+  return den > 0 ? num / den : 0.0;
+}
+
+// Runs `layer` over all calibration rows of x in chunks of whole sequences.
+void run_layer_chunks(Forward& fw, const LayerWeights& lw, int l, float* x, int64_t n_seq,
+                      int64_t seqlen, int64_t chunk_rows, LayerObserver* obs) {
+  const int64_t per = std::max<int64_t>(1, chunk_rows / seqlen);
+  const int64_t d = fw.config().hidden;
+  for (int64_t s = 0; s < n_seq; s += per) {
+    const int64_t n = std::min(per, n_seq - s);
+    fw.layer(lw, l, x + s * seqlen * d, n, seqlen, 0, nullptr, obs);
+  }
+}
+
+void copy_aux_files(const fs::path& src, const fs::path& dst) {
+  for (const auto& e : fs::directory_iterator(src)) {
+    if (!e.is_regular_file()) continue;
+    const std::string name = e.path().filename().string();
+    const bool tokenizer_or_config =
+        name == "config.json" || name == "generation_config.json" ||
+        name.rfind("tokenizer", 0) == 0 || name == "special_tokens_map.json" ||
+        name == "vocab.json" || name == "merges.txt" || name == "tokenizer.model";
+    if (tokenizer_or_config) fs::copy_file(e.path(), dst / name, fs::copy_options::overwrite_existing);
+  }
+}
+
+}  // namespace
+
+QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
+                              const QuantizeOptions& opt, const fs::path& out_dir) {
+  const auto t_start = Clock::now();
+  const ModelConfig& c = reader.config();
+  const int n_layers = int(c.n_layers);
+  check(!reader.quantized(), reader.dir().string(),
+        ": is already a lieq quantized model; quantize the original model instead");
+  check(int64_t(opt.layer_specs.size()) == c.n_layers, "quantize: ", opt.layer_specs.size(),
+        " layer specs for ", n_layers, " layers");
+  for (int l = 0; l < n_layers; ++l) validate_spec(opt.layer_specs[size_t(l)], cat("layer ", l));
+  check(opt.method == QuantMethod::kRtn || calib, "quantize: GPTQ needs calibration data");
+
+  // Output directory: refuse to clobber something that is not ours.
+  std::error_code ec;
+  if (fs::exists(out_dir, ec)) {
+    check(fs::is_directory(out_dir, ec), out_dir.string(), ": exists and is not a directory");
+    check(fs::is_empty(out_dir, ec) || is_quantized_dir(out_dir), out_dir.string(),
+          ": exists and is not a lieq quantized model; choose another output directory");
+  }
+  fs::path tmp_dir = out_dir;
+  tmp_dir += cat(".partial.", ::getpid());
+  fs::remove_all(tmp_dir, ec);
+  fs::create_directories(tmp_dir);
+  struct Cleanup {
+    fs::path dir;
+    bool keep = false;
+    ~Cleanup() {
+      std::error_code e;
+      if (!keep) fs::remove_all(dir, e);
+    }
+  } cleanup{tmp_dir};
+
+  QuantizeReport rep;
+  rep.source = reader.dir().string();
+  rep.method = method_name(opt.method);
+
+  // Declare every output tensor up front, in the order they will be written:
+  // globals, then layer by layer (its unquantized tensors, then the linears).
+  QuantManifest manifest;
+  manifest.method = rep.method;
+  manifest.source = rep.source;
+  std::vector<SafetensorsStreamWriter::Decl> decls;
+  std::vector<std::string> globals = {kHfEmbedding, kHfFinalNorm};
+  if (!c.tie_word_embeddings) globals.push_back(kHfLmHead);
+  auto declare_raw = [&](const std::string& name) {
+    const TensorView& t = reader.store().get(name);
+    decls.push_back({name, t.dtype, t.shape});
+    rep.total_params += t.numel();
+    rep.total_bits += int64_t(t.nbytes) * 8;
+  };
+  for (const auto& g : globals) declare_raw(g);
+  for (int l = 0; l < n_layers; ++l) {
+    for (const RoleSpec& r : role_table())
+      if (role_present(r.role, c) && !r.is_linear) declare_raw(hf_layer_tensor_name(r.role, l));
+    for (Role role : kLinearRoles) {
+      const auto shape = role_shape(role, c);
+      const QuantEntry e{opt.layer_specs[size_t(l)], shape[0], shape[1]};
+      const std::string name = hf_layer_tensor_name(role, l);
+      manifest.tensors[name] = e;
+      for (auto& d : quantized_decls(name, e)) decls.push_back(d);
+      const int64_t bits = e.spec.storage_bits(e.rows, e.cols);
+      rep.linear_params += e.rows * e.cols;
+      rep.linear_bits += bits;
+      rep.total_params += e.rows * e.cols;
+      rep.total_bits += bits;
+    }
+  }
+  SafetensorsStreamWriter writer(tmp_dir / "model.safetensors", decls,
+                                 {{"format", "lieq-quant"}, {"method", rep.method}});
+  auto write_raw = [&](const std::string& name) {
+    const TensorView& t = reader.store().get(name);
+    writer.write(name, t.data, t.nbytes);
+  };
+  for (const auto& g : globals) write_raw(g);
+
+  // Calibration activations: embeddings of the samples, [n * seqlen, hidden].
+  Forward fw(c);
+  std::vector<float> x, x_fp;
+  int64_t n_seq = 0, seqlen = 0;
+  if (calib) {
+    rep.calib_samples = calib->n_samples;
+    rep.calib_seqlen = calib->seqlen;
+    rep.calib_text_tokens = calib->text_tokens;
+    rep.calib_warning = calib->warning;
+    n_seq = calib->n_samples;
+    seqlen = calib->seqlen;
+    ModelWeights globals_w;
+    globals_w.embed = reader.load(kHfEmbedding, {c.vocab, c.hidden});
+    x.resize(size_t(calib->rows() * c.hidden));
+    fw.embed(globals_w, calib->tokens.data(), calib->rows(), x.data());
+  }
+
+  Progress bar("quantize", n_layers, opt.progress);
+  for (int l = 0; l < n_layers; ++l) {
+    const auto t_layer = Clock::now();
+    const QuantSpec& spec = opt.layer_specs[size_t(l)];
+    const LayerWeights w = reader.load_layer(l);
+    LayerWeights q = w;  // projections replaced by their dequantized values as they are done
+    std::map<Role, QuantizedTensor> done;
+    for (const Group& g : layer_groups()) {
+      std::unique_ptr<GroupCapture> cap;
+      if (calib) {
+        const int64_t n_in = w[g.roles[0]].cols();
+        cap = std::make_unique<GroupCapture>(g.input, n_in, opt.error_rows);
+        // Inputs of this group with every earlier group already quantized.
+        std::vector<float> xc = x;
+        run_layer_chunks(fw, q, l, xc.data(), n_seq, seqlen, opt.chunk_rows, cap.get());
+      }
+      for (Role role : g.roles) {
+        const auto t0 = Clock::now();
+        const Tensor& wt = w[role];
+        TensorReport tr;
+        tr.name = hf_layer_tensor_name(role, l);
+        tr.layer = l;
+        tr.spec = spec;
+        tr.rows = wt.rows();
+        tr.cols = wt.cols();
+        tr.bpw = spec.bits_per_weight(tr.rows, tr.cols);
+        QuantizedTensor qt;
+        if (opt.method == QuantMethod::kGptq) {
+          GptqResult r = cap->gptq().quantize(wt.ptr(), wt.rows(), spec, opt.gptq);
+          tr.gptq_loss = r.loss;
+          qt = std::move(r.q);
+        } else {
+          qt = quantize_rtn(wt.ptr(), wt.rows(), wt.cols(), spec, opt.rtn);
+        }
+        q[role].data = qt.dequantize();
+        if (cap) tr.output_rel_error = relative_output_error(wt, q[role].data, cap->kept());
+        tr.seconds = since(t0);
+        rep.tensors.push_back(tr);
+        done[role] = std::move(qt);
+      }
+    }
+    LayerReport lr;
+    lr.layer = l;
+    lr.spec = spec;
+    if (calib) {
+      // The layer's output with float weights (for the error) and with the
+      // quantized ones (the next layer's input).
+      x_fp = x;
+      run_layer_chunks(fw, w, l, x_fp.data(), n_seq, seqlen, opt.chunk_rows, nullptr);
+      run_layer_chunks(fw, q, l, x.data(), n_seq, seqlen, opt.chunk_rows, nullptr);
+      double num = 0, den = 0;
+      for (size_t i = 0; i < x.size(); ++i) {
+        const double dd = double(x[i]) - x_fp[i];
+        num += dd * dd;
+        den += double(x_fp[i]) * x_fp[i];
+      }
+      lr.output_rel_error = den > 0 ? num / den : 0.0;
+    }
+    // Stream this layer: unquantized tensors, then the quantized linears.
+    for (const RoleSpec& r : role_table())
+      if (role_present(r.role, c) && !r.is_linear) write_raw(hf_layer_tensor_name(r.role, l));
+    for (Role role : kLinearRoles) write_quantized(writer, hf_layer_tensor_name(role, l), done[role]);
+    lr.seconds = since(t_layer);
+    rep.layers.push_back(lr);
+    bar.update(l + 1, calib ? cat("layer ", l, " ", spec.name(), " out err ", lr.output_rel_error)
+                            : cat("layer ", l, " ", spec.name()));
+  }
+  writer.commit();
+  manifest.write(tmp_dir / kQuantManifestFile);
+  copy_aux_files(reader.dir(), tmp_dir);
+  rep.file_bytes = int64_t(fs::file_size(tmp_dir / "model.safetensors"));
+  rep.seconds = since(t_start);
+  bar.finish(cat("linear ", rep.linear_bpw(), " bpw, file ", rep.file_bpw(), " bpw"));
+  write_file_atomic(tmp_dir / "quantize_report.json", report_json(rep));
+
+  // Put the finished directory in place.
+  if (fs::exists(out_dir, ec)) fs::remove_all(out_dir);
+  fs::rename(tmp_dir, out_dir);
+  cleanup.keep = true;
+  return rep;
+}
+
+std::string report_json(const QuantizeReport& r) {
+  json j;
+  j["source"] = r.source;
+  j["method"] = r.method;
+  j["seconds"] = r.seconds;
+  j["linear_bpw"] = r.linear_bpw();
+  j["file_bpw"] = r.file_bpw();
+  j["linear_params"] = r.linear_params;
+  j["total_params"] = r.total_params;
+  j["file_bytes"] = r.file_bytes;
+  j["calibration"] = {{"samples", r.calib_samples},
+                      {"seqlen", r.calib_seqlen},
+                      {"text_tokens", r.calib_text_tokens},
+                      {"warning", r.calib_warning}};
+  auto spec_json = [](const QuantSpec& s) {
+    return json{{"bits", s.bits}, {"group_size", s.group_size}, {"symmetric", s.symmetric}};
+  };
+  j["layers"] = json::array();
+  for (const auto& l : r.layers)
+    j["layers"].push_back({{"layer", l.layer},
+                           {"spec", spec_json(l.spec)},
+                           {"output_rel_error", l.output_rel_error},
+                           {"seconds", l.seconds}});
+  j["tensors"] = json::array();
+  for (const auto& t : r.tensors)
+    j["tensors"].push_back({{"name", t.name},
+                            {"layer", t.layer},
+                            {"spec", spec_json(t.spec)},
+                            {"shape", {t.rows, t.cols}},
+                            {"bpw", t.bpw},
+                            {"output_rel_error", t.output_rel_error},
+                            {"gptq_loss", t.gptq_loss},
+                            {"seconds", t.seconds}});
+  return j.dump(1) + "\n";
+}
+
+}  // namespace lieq

@@ -1,0 +1,76 @@
+// The layer-sequential quantization driver (GPTQ's order): decoder layers one
+// at a time, each calibrated on the outputs of the already-quantized layers
+// before it; inside a layer q/k/v, then o, then gate/up, then down, each group
+// calibrated with the groups before it already quantized. Memory: one layer's
+// weights plus the calibration activations; weights are read from the
+// memory-mapped source and the output is streamed to disk.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "model/reader.h"
+#include "pipeline/calibration.h"
+#include "quant/gptq.h"
+#include "quant/rtn.h"
+
+namespace lieq {
+
+enum class QuantMethod : uint8_t { kRtn, kGptq };
+const char* method_name(QuantMethod m);
+bool parse_method(const std::string& s, QuantMethod* out);
+
+struct QuantizeOptions {
+  QuantMethod method = QuantMethod::kGptq;
+  std::vector<QuantSpec> layer_specs;  // one per decoder layer (all its linear weights)
+  GptqOptions gptq;
+  RtnOptions rtn;
+  int64_t chunk_rows = 4096;    // calibration rows per forward pass
+  int64_t error_rows = 512;     // rows used to measure each tensor's output error
+  bool progress = true;
+};
+
+struct TensorReport {
+  std::string name;
+  int layer = 0;
+  QuantSpec spec;
+  int64_t rows = 0, cols = 0;
+  double bpw = 0;
+  double output_rel_error = -1;  // ||(W - Q) X|| ^2 / ||W X||^2 on calibration rows; -1: none
+  double gptq_loss = -1;
+  double seconds = 0;
+};
+
+struct LayerReport {
+  int layer = 0;
+  QuantSpec spec;
+  double output_rel_error = -1;  // of the decoder layer's output, quantized vs float weights
+  double seconds = 0;
+};
+
+struct QuantizeReport {
+  std::string source, method;
+  std::vector<TensorReport> tensors;
+  std::vector<LayerReport> layers;
+  int64_t linear_params = 0, linear_bits = 0;  // quantized linear weights
+  int64_t total_params = 0, total_bits = 0;    // every tensor in the file
+  int64_t file_bytes = 0;
+  double linear_bpw() const { return double(linear_bits) / double(linear_params); }
+  double file_bpw() const { return double(total_bits) / double(total_params); }
+  int64_t calib_samples = 0, calib_seqlen = 0, calib_text_tokens = 0;
+  std::string calib_source, calib_warning;
+  double seconds = 0;
+};
+
+// Quantizes the model read by `reader` into out_dir (a lieq quantized
+// directory, written under a temporary name and renamed when complete).
+// calib may be null for RTN (no errors are measured then).
+QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
+                              const QuantizeOptions& opt, const std::filesystem::path& out_dir);
+
+// JSON of a report (quantize_report.json).
+std::string report_json(const QuantizeReport& r);
+
+}  // namespace lieq
