@@ -98,8 +98,8 @@ TEST_F(ZeroShotModel, ContinuationTokensAreWholeMinusContext) {
 namespace lieq {
 namespace {
 TEST_F(ZeroShotModel, RequestsLongerThanTheContextKeepTheirEnd) {
-  std::string ctx;
-  for (int i = 0; i < 200; ++i) ctx += "word ";
+  std::string ctx = "word";
+  for (int i = 0; i < 200; ++i) ctx += " word";
   const EncodedRequest e = encode_request(*tok_, {ctx, " end of the story"}, 64);
   EXPECT_EQ(int64_t(e.tokens.size()), 64);
   const std::vector<int32_t> cont = tok_->encode(" end of the story", false);

@@ -106,6 +106,9 @@ TEST_F(LoadErrors, UndamagedCopyLoads) {
 
 TEST_F(LoadErrors, NotADirectory) {
   EXPECT_LIEQ_ERROR((void)load_hf_model(tmp_ / "absent"), (tmp_ / "absent").string(),
+                    "no such model directory");
+  testing::write_bytes(tmp_ / "file", "x");
+  EXPECT_LIEQ_ERROR((void)load_hf_model(tmp_ / "file"), (tmp_ / "file").string(),
                     "not a directory");
 }
 

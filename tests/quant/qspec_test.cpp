@@ -170,6 +170,9 @@ TEST(QuantGroupParamsTest, AsymmetricIncludesZeroAndRoundsScaleToFp16) {
   const GroupParams q = group_params(y, 3, s);
   EXPECT_EQ(q.scale, f16_to_f32(f32_to_f16(2.0f / 15.0f)));
   EXPECT_EQ(q.zero, 15.0f);
+  // params_from_range adds 0 to the range too.
+  EXPECT_EQ(params_from_range(0.3f, 1.7f, s).scale, p.scale);
+  EXPECT_EQ(params_from_range(-2.0f, -0.5f, s).zero, 15.0f);
   // Clipping shrinks the range.
   const GroupParams c = group_params(x, 4, s, 0.5f);
   EXPECT_EQ(c.scale, f16_to_f32(f32_to_f16(0.85f / 15.0f)));
