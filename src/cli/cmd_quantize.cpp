@@ -1,10 +1,18 @@
-// lieq quantize MODEL --method rtn|gptq --bits B [--group-size G] [--sym]
-//   --calib FILE [--samples N --seqlen L] -o OUT_DIR
+// lieq quantize MODEL -o OUT_DIR, with the widths from one of:
+//   --bits B [--group-size G] [--sym]        every layer the same
+//   --plan plan.json                         per-layer widths from lieq plan
+//   --target-bpw X [--allocator A] [--levels 2,4]
+//                                            one shot: diagnose, plan, quantize, then
+//                                            perplexity before and after
+#include <chrono>
 #include <iostream>
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/stages.h"
+#include "eval/perplexity.h"
 #include "io/tokenizer.h"
+#include "model/load.h"
 #include "model/reader.h"
 #include "pipeline/quantize.h"
 #include "util/error.h"
@@ -14,48 +22,107 @@ namespace lieq::cli {
 
 namespace {
 struct QuantizeArgs {
-  std::string model, method = "gptq", calib, out;
+  std::string model, method = "gptq", out, plan_file;
   int bits = 4, group_size = 128;
   bool sym = false, act_order = false, mse_clip = false, json = false;
-  int64_t samples = 128, seqlen = 2048;
-  uint64_t seed = 0;
+  CalibArgs calib;
+  CalibArgs diag_calib;
   double damp = 0.01;
+  PlanArgs plan;  // one-shot mode (target_bpw > 0)
+  std::vector<std::string> eval_data;
+  int64_t eval_windows = 0;
 };
 
+struct PplRow {
+  std::string file;
+  double before = 0, after = 0;
+};
+
+std::vector<PplRow> ppl_before_after(const std::string& fp_dir, const std::string& q_dir,
+                                     const std::vector<std::string>& files, int64_t max_windows) {
+  std::vector<PplRow> rows;
+  if (files.empty()) return rows;
+  const Model fp = load_model(fp_dir), q = load_model(q_dir);
+  const Tokenizer tok = load_tokenizer(fp);
+  PplOptions po;
+  po.max_windows = max_windows;
+  for (const auto& f : files) {
+    const std::string text = read_text_file(f);
+    rows.push_back({f, perplexity(fp, tok, text, po).ppl, perplexity(q, tok, text, po).ppl});
+  }
+  return rows;
+}
+
 int run_quantize(const QuantizeArgs& a) {
+  const auto t_start = std::chrono::steady_clock::now();
   QuantizeOptions opt;
   if (!parse_method(a.method, &opt.method))
     fail("--method: unknown method \"", a.method, "\" (rtn, gptq)");
-  QuantSpec spec{a.bits, a.group_size, a.sym};
-  validate_spec(spec, "--bits/--group-size");
-  if (opt.method == QuantMethod::kGptq && a.calib.empty())
+  if (opt.method == QuantMethod::kGptq && a.calib.file.empty())
     fail("--calib: GPTQ needs a calibration text file");
+  for (const auto& f : a.eval_data) (void)read_text_file(f);  // fail early on a bad path
   ModelReader reader(a.model);
   if (reader.quantized())
     fail(a.model, ": is already a lieq quantized model (", kQuantManifestFile,
          "); quantize the original model instead");
-  opt.layer_specs.assign(size_t(reader.config().n_layers), spec);
+  const ModelConfig& c = reader.config();
   opt.gptq.damp = a.damp;
   opt.gptq.act_order = a.act_order;
   opt.gptq.rtn.mse_clip = a.mse_clip;
   opt.rtn.mse_clip = a.mse_clip;
-  CalibSet calib;
-  if (!a.calib.empty()) {
-    const Tokenizer tok = Tokenizer::load(a.model);
-    calib = make_calibration(tok, read_text_file(a.calib), {a.samples, a.seqlen, a.seed},
-                             reader.config().max_position_embeddings, a.calib);
-    if (!calib.warning.empty()) std::fprintf(stderr, "lieq: warning: %s\n", calib.warning.c_str());
-    std::fprintf(stderr, "calibration: %lld samples x %lld tokens from %s\n",
-                 (long long)calib.n_samples, (long long)calib.seqlen, a.calib.c_str());
-  }
-  QuantizeReport rep = quantize_model(reader, a.calib.empty() ? nullptr : &calib, opt, a.out);
-  rep.calib_source = a.calib;
-  if (a.json) {
-    std::cout << report_json(rep) << std::flush;
+
+  std::string mode;
+  if (!a.plan_file.empty()) {
+    const Plan p = read_plan(a.plan_file);
+    validate_plan_for_model(p, c, a.plan_file);
+    opt.layer_specs = p.layer_specs();
+    opt.extra_files["plan.json"] = read_text_file(a.plan_file);
+    mode = "plan " + a.plan_file;
+  } else if (a.plan.target_bpw > 0) {
+    // One shot: diagnose and plan first, saved next to the quantized weights.
+    DiagnoseArgs da;
+    da.model = a.model;
+    da.calib = a.diag_calib;
+    da.calib.file = a.calib.file;
+    std::fprintf(stderr, "[1/3] diagnose\n");
+    const Diagnostics d = run_diagnose_stage(da);
+    std::fprintf(stderr, "[2/3] plan (%s, target %.4f bpw)\n", a.plan.allocator.c_str(), a.plan.target_bpw);
+    PlanArgs pa = a.plan;
+    pa.model = a.model;
+    pa.calib = da.calib;
+    const Plan p = run_plan_stage(d, pa, (std::filesystem::path(a.out).string() + ".diagnostics.json"));
+    print_plan(p, std::cerr);
+    opt.layer_specs = p.layer_specs();
+    opt.extra_files["diagnostics.json"] = diagnostics_to_json(d).dump(1) + "\n";
+    opt.extra_files["diagnostics.svg"] = diagnostics_chart_svg(d);
+    opt.extra_files["plan.json"] = plan_to_json(p).dump(1) + "\n";
+    mode = cat("plan ", p.allocator, " at ", p.target_bpw, " bpw");
+    std::fprintf(stderr, "[3/3] quantize\n");
   } else {
-    std::printf("%s -> %s: %s %s, linear %.4f bpw, file %.4f bpw (%.2f MB), %.1fs\n",
-                a.model.c_str(), a.out.c_str(), rep.method.c_str(), spec.name().c_str(),
-                rep.linear_bpw(), rep.file_bpw(), double(rep.file_bytes) / 1e6, rep.seconds);
+    const QuantSpec spec{a.bits, a.group_size, a.sym};
+    validate_spec(spec, "--bits/--group-size");
+    opt.layer_specs.assign(size_t(c.n_layers), spec);
+    mode = spec.name();
+  }
+  CalibSet calib;
+  if (!a.calib.file.empty()) calib = load_calibration(a.model, a.calib, c.max_position_embeddings);
+  QuantizeReport rep = quantize_model(reader, a.calib.file.empty() ? nullptr : &calib, opt, a.out);
+  const std::vector<PplRow> ppl = ppl_before_after(a.model, a.out, a.eval_data, a.eval_windows);
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  if (a.json) {
+    nlohmann::json j = nlohmann::json::parse(report_json(rep));
+    for (const auto& r : ppl) j["ppl"][r.file] = {{"before", r.before}, {"after", r.after}};
+    j["total_seconds"] = total;
+    print_json(j);
+    return 0;
+  }
+  std::printf("%s -> %s: %s, %s\n", a.model.c_str(), a.out.c_str(), rep.method.c_str(), mode.c_str());
+  std::printf("linear %.4f bpw, whole file %.4f bpw (%.2f MB), quantize %.1fs, total %.1fs\n",
+              rep.linear_bpw(), rep.file_bpw(), double(rep.file_bytes) / 1e6, rep.seconds, total);
+  if (!ppl.empty()) {
+    std::printf("%-56s %12s %12s %8s\n", "perplexity", "original", "quantized", "ratio");
+    for (const auto& r : ppl)
+      std::printf("%-56s %12.4f %12.4f %8.4f\n", r.file.c_str(), r.before, r.after, r.after / r.before);
   }
   return 0;
 }
@@ -63,26 +130,46 @@ int run_quantize(const QuantizeArgs& a) {
 
 void add_quantize(CLI::App& app, Action& action) {
   auto args = std::make_shared<QuantizeArgs>();
-  CLI::App* sub = app.add_subcommand("quantize", "Quantize a model (RTN or GPTQ) into a lieq quantized directory");
+  CLI::App* sub = app.add_subcommand("quantize", "Quantize a model (RTN or GPTQ; uniform, from a plan, or one-shot LieQ)");
   sub->add_option("model", args->model, "Hugging Face model directory")->required();
   sub->add_option("-o,--output", args->out, "Output directory")->required();
   sub->add_option("--method", args->method, "rtn | gptq")->capture_default_str();
-  sub->add_option("--bits", args->bits, "Bits per weight: 2, 3, 4, 5, 6, 8")->capture_default_str();
+  auto* bits = sub->add_option("--bits", args->bits, "Bits per weight of every layer: 2, 3, 4, 5, 6, 8")
+                   ->capture_default_str();
+  auto* plan = sub->add_option("--plan", args->plan_file, "Per-layer widths from a plan JSON (lieq plan)");
   sub->add_option("--group-size", args->group_size, "Weights per group (0 = per output channel)")
       ->capture_default_str();
   sub->add_flag("--sym", args->sym, "Symmetric grid (no zero point)");
-  sub->add_option("--calib", args->calib, "Calibration text file (required for gptq)");
-  sub->add_option("--samples", args->samples, "Calibration samples")->capture_default_str()
-      ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
-  sub->add_option("--seqlen", args->seqlen, "Tokens per calibration sample (capped by the model)")
-      ->capture_default_str()->check(CLI::Range(int64_t(2), int64_t(1) << 20));
-  sub->add_option("--seed", args->seed, "Seed for choosing calibration windows")->capture_default_str();
+  add_calib_flags(sub, args->calib, /*required=*/false);
   sub->add_option("--damp", args->damp, "GPTQ damping, fraction of the mean Hessian diagonal")
       ->capture_default_str()->check(CLI::Range(0.0, 10.0));
   sub->add_flag("--act-order", args->act_order, "GPTQ: quantize columns by decreasing Hessian diagonal");
   sub->add_flag("--mse-clip", args->mse_clip, "Search each group's clipping ratio for least error");
+  // One-shot LieQ.
+  auto* target = sub->add_option("--target-bpw", args->plan.target_bpw,
+                                 "One shot: diagnose, allocate to this linear-layer bpw, quantize");
+  sub->add_option("--allocator", args->plan.allocator, "One shot: lieq | uniform | positional | lim | zd | measured")
+      ->capture_default_str();
+  sub->add_option("--levels", args->plan.levels, "One shot: bit widths a layer may get")->delimiter(',')
+      ->capture_default_str();
+  sub->add_option("--diag-samples", args->diag_calib.samples, "One shot: calibration samples for diagnostics")
+      ->capture_default_str();
+  args->diag_calib.samples = 32;
+  args->diag_calib.seqlen = 512;
+  sub->add_option("--diag-seqlen", args->diag_calib.seqlen, "One shot: tokens per diagnostics sample")
+      ->capture_default_str();
+  sub->add_option("--eval-data", args->eval_data, "Text file(s) for perplexity before and after (repeatable)");
+  sub->add_option("--eval-windows", args->eval_windows, "Evaluate at most this many windows per file (0 = all)")
+      ->capture_default_str();
   sub->add_flag("--json", args->json, "Print the quantize report as JSON");
-  sub->callback([args, &action] { action = [args] { return run_quantize(*args); }; });
+  plan->excludes(bits);
+  target->excludes(bits);
+  target->excludes(plan);
+  sub->callback([args, &action] {
+    args->plan.group_size = args->group_size;
+    args->plan.symmetric = args->sym;
+    action = [args] { return run_quantize(*args); };
+  });
 }
 
 }  // namespace lieq::cli

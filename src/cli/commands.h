@@ -18,5 +18,7 @@ void add_ppl(CLI::App& app, Action& action);
 void add_eval(CLI::App& app, Action& action);
 void add_kld(CLI::App& app, Action& action);
 void add_quantize(CLI::App& app, Action& action);
+void add_diagnose(CLI::App& app, Action& action);
+void add_plan(CLI::App& app, Action& action);
 
 }  // namespace lieq::cli

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   lieq::cli::add_ppl(app, action);
   lieq::cli::add_eval(app, action);
   lieq::cli::add_kld(app, action);
+  lieq::cli::add_diagnose(app, action);
+  lieq::cli::add_plan(app, action);
   lieq::cli::add_quantize(app, action);
   try {
     app.parse(argc, argv);

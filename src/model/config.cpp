@@ -57,6 +57,7 @@ ModelConfig load_config(const std::filesystem::path& config_json) {
     if (e.is_array() && !e.empty() && e[0].is_number_integer()) c.eos_token_id = e[0].get<int64_t>();
   }
   c.torch_dtype = json_get_or<std::string>(j, "torch_dtype", "", path);
+  c.initializer_range = json_get_or<double>(j, "initializer_range", 0.02, path);
   if (j.contains("sliding_window") && j["sliding_window"].is_number_integer()) {
     const bool use = json_get_or<bool>(j, "use_sliding_window", c.arch->model_type ==
                                                                    std::string("mistral"), path);

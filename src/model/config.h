@@ -42,6 +42,7 @@ struct ModelConfig {
   int64_t bos_token_id = -1;
   int64_t eos_token_id = -1;
   std::string torch_dtype;
+  double initializer_range = 0.02;  // std of the normal init (random reference models)
 
   int64_t q_dim() const { return n_heads * head_dim; }
   int64_t kv_dim() const { return n_kv_heads * head_dim; }

@@ -84,17 +84,6 @@ double relative_output_error(const Tensor& w, const std::vector<float>& q,
   return den > 0 ? num / den : 0.0;
 }
 
-// Runs `layer` over all calibration rows of x in chunks of whole sequences.
-void run_layer_chunks(Forward& fw, const LayerWeights& lw, int l, float* x, int64_t n_seq,
-                      int64_t seqlen, int64_t chunk_rows, LayerObserver* obs) {
-  const int64_t per = std::max<int64_t>(1, chunk_rows / seqlen);
-  const int64_t d = fw.config().hidden;
-  for (int64_t s = 0; s < n_seq; s += per) {
-    const int64_t n = std::min(per, n_seq - s);
-    fw.layer(lw, l, x + s * seqlen * d, n, seqlen, 0, nullptr, obs);
-  }
-}
-
 void copy_aux_files(const fs::path& src, const fs::path& dst) {
   for (const auto& e : fs::directory_iterator(src)) {
     if (!e.is_regular_file()) continue;
@@ -108,6 +97,71 @@ void copy_aux_files(const fs::path& src, const fs::path& dst) {
 }
 
 }  // namespace
+
+void run_layer_chunks(Forward& fw, const LayerWeights& lw, int l, float* x, int64_t n_seq,
+                      int64_t seqlen, int64_t chunk_rows, LayerObserver* obs) {
+  const int64_t per = std::max<int64_t>(1, chunk_rows / seqlen);
+  const int64_t d = fw.config().hidden;
+  for (int64_t s = 0; s < n_seq; s += per) {
+    const int64_t n = std::min(per, n_seq - s);
+    fw.layer(lw, l, x + s * seqlen * d, n, seqlen, 0, nullptr, obs);
+  }
+}
+
+double relative_error(const float* a, const float* b, size_t n) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double d = double(a[i]) - b[i];
+    num += d * d;
+    den += double(b[i]) * b[i];
+  }
+  return den > 0 ? num / den : 0.0;
+}
+
+QuantizedLayer quantize_layer(Forward& fw, const LayerWeights& w, int l, const QuantSpec& spec,
+                              const float* x, int64_t n_seq, int64_t seqlen,
+                              const QuantizeOptions& opt) {
+  QuantizedLayer out;
+  out.dequantized = w;  // projections replaced by their dequantized values as they are done
+  LayerWeights& q = out.dequantized;
+  std::vector<float> xc;
+  for (const Group& g : layer_groups()) {
+    std::unique_ptr<GroupCapture> cap;
+    if (x) {
+      const int64_t n_in = w[g.roles[0]].cols();
+      cap = std::make_unique<GroupCapture>(g.input, n_in, opt.error_rows);
+      // Inputs of this group with every earlier group already quantized.
+      xc.assign(x, x + n_seq * seqlen * fw.config().hidden);
+      run_layer_chunks(fw, q, l, xc.data(), n_seq, seqlen, opt.chunk_rows, cap.get());
+    }
+    for (Role role : g.roles) {
+      const auto t0 = Clock::now();
+      const Tensor& wt = w[role];
+      TensorReport tr;
+      tr.name = hf_layer_tensor_name(role, l);
+      tr.layer = l;
+      tr.spec = spec;
+      tr.rows = wt.rows();
+      tr.cols = wt.cols();
+      tr.bpw = spec.bits_per_weight(tr.rows, tr.cols);
+      QuantizedTensor qt;
+      if (opt.method == QuantMethod::kGptq) {
+        check(cap != nullptr, "quantize: GPTQ needs calibration data");
+        GptqResult r = cap->gptq().quantize(wt.ptr(), wt.rows(), spec, opt.gptq);
+        tr.gptq_loss = r.loss;
+        qt = std::move(r.q);
+      } else {
+        qt = quantize_rtn(wt.ptr(), wt.rows(), wt.cols(), spec, opt.rtn);
+      }
+      q[role].data = qt.dequantize();
+      if (cap) tr.output_rel_error = relative_output_error(wt, q[role].data, cap->kept());
+      tr.seconds = since(t0);
+      out.reports.push_back(tr);
+      out.tensors[role] = std::move(qt);
+    }
+  }
+  return out;
+}
 
 QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
                               const QuantizeOptions& opt, const fs::path& out_dir) {
@@ -206,42 +260,9 @@ QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
     const auto t_layer = Clock::now();
     const QuantSpec& spec = opt.layer_specs[size_t(l)];
     const LayerWeights w = reader.load_layer(l);
-    LayerWeights q = w;  // projections replaced by their dequantized values as they are done
-    std::map<Role, QuantizedTensor> done;
-    for (const Group& g : layer_groups()) {
-      std::unique_ptr<GroupCapture> cap;
-      if (calib) {
-        const int64_t n_in = w[g.roles[0]].cols();
-        cap = std::make_unique<GroupCapture>(g.input, n_in, opt.error_rows);
-        // Inputs of this group with every earlier group already quantized.
-        std::vector<float> xc = x;
-        run_layer_chunks(fw, q, l, xc.data(), n_seq, seqlen, opt.chunk_rows, cap.get());
-      }
-      for (Role role : g.roles) {
-        const auto t0 = Clock::now();
-        const Tensor& wt = w[role];
-        TensorReport tr;
-        tr.name = hf_layer_tensor_name(role, l);
-        tr.layer = l;
-        tr.spec = spec;
-        tr.rows = wt.rows();
-        tr.cols = wt.cols();
-        tr.bpw = spec.bits_per_weight(tr.rows, tr.cols);
-        QuantizedTensor qt;
-        if (opt.method == QuantMethod::kGptq) {
-          GptqResult r = cap->gptq().quantize(wt.ptr(), wt.rows(), spec, opt.gptq);
-          tr.gptq_loss = r.loss;
-          qt = std::move(r.q);
-        } else {
-          qt = quantize_rtn(wt.ptr(), wt.rows(), wt.cols(), spec, opt.rtn);
-        }
-        q[role].data = qt.dequantize();
-        if (cap) tr.output_rel_error = relative_output_error(wt, q[role].data, cap->kept());
-        tr.seconds = since(t0);
-        rep.tensors.push_back(tr);
-        done[role] = std::move(qt);
-      }
-    }
+    QuantizedLayer ql = quantize_layer(fw, w, l, spec, calib ? x.data() : nullptr, n_seq, seqlen, opt);
+    for (auto& tr : ql.reports) rep.tensors.push_back(tr);
+    const LayerWeights& q = ql.dequantized;
     LayerReport lr;
     lr.layer = l;
     lr.spec = spec;
@@ -251,18 +272,13 @@ QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
       x_fp = x;
       run_layer_chunks(fw, w, l, x_fp.data(), n_seq, seqlen, opt.chunk_rows, nullptr);
       run_layer_chunks(fw, q, l, x.data(), n_seq, seqlen, opt.chunk_rows, nullptr);
-      double num = 0, den = 0;
-      for (size_t i = 0; i < x.size(); ++i) {
-        const double dd = double(x[i]) - x_fp[i];
-        num += dd * dd;
-        den += double(x_fp[i]) * x_fp[i];
-      }
-      lr.output_rel_error = den > 0 ? num / den : 0.0;
+      lr.output_rel_error = relative_error(x.data(), x_fp.data(), x.size());
     }
     // Stream this layer: unquantized tensors, then the quantized linears.
     for (const RoleSpec& r : role_table())
       if (role_present(r.role, c) && !r.is_linear) write_raw(hf_layer_tensor_name(r.role, l));
-    for (Role role : kLinearRoles) write_quantized(writer, hf_layer_tensor_name(role, l), done[role]);
+    for (Role role : kLinearRoles)
+      write_quantized(writer, hf_layer_tensor_name(role, l), ql.tensors.at(role));
     lr.seconds = since(t_layer);
     rep.layers.push_back(lr);
     bar.update(l + 1, calib ? cat("layer ", l, " ", spec.name(), " out err ", lr.output_rel_error)
@@ -271,6 +287,7 @@ QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
   writer.commit();
   manifest.write(tmp_dir / kQuantManifestFile);
   copy_aux_files(reader.dir(), tmp_dir);
+  for (const auto& [name, contents] : opt.extra_files) write_file_atomic(tmp_dir / name, contents);
   rep.file_bytes = int64_t(fs::file_size(tmp_dir / "model.safetensors"));
   rep.seconds = since(t_start);
   bar.finish(cat("linear ", rep.linear_bpw(), " bpw, file ", rep.file_bpw(), " bpw"));

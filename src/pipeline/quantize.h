@@ -7,12 +7,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "model/forward.h"
 #include "model/reader.h"
-#include "pipeline/calibration.h"
+#include "eval/calibration.h"
 #include "quant/gptq.h"
 #include "quant/rtn.h"
 
@@ -30,6 +32,8 @@ struct QuantizeOptions {
   int64_t chunk_rows = 4096;    // calibration rows per forward pass
   int64_t error_rows = 512;     // rows used to measure each tensor's output error
   bool progress = true;
+  // Further files to place in the output directory (name -> contents).
+  std::map<std::string, std::string> extra_files;
 };
 
 struct TensorReport {
@@ -63,6 +67,28 @@ struct QuantizeReport {
   std::string calib_source, calib_warning;
   double seconds = 0;
 };
+
+// One decoder layer quantized in GPTQ's order (q/k/v, o, gate/up, down), each
+// group calibrated on inputs computed with the groups before it quantized.
+// x: the layer's calibration input [n_seq * seqlen, hidden] (null for RTN
+// without calibration; left unchanged). Returns the quantized tensors, the
+// layer with dequantized projections, and per-tensor reports.
+struct QuantizedLayer {
+  LayerWeights dequantized;
+  std::map<Role, QuantizedTensor> tensors;
+  std::vector<TensorReport> reports;
+};
+QuantizedLayer quantize_layer(Forward& fw, const LayerWeights& w, int layer, const QuantSpec& spec,
+                              const float* x, int64_t n_seq, int64_t seqlen,
+                              const QuantizeOptions& opt);
+
+// Runs `layer` in place over calibration rows x [n_seq * seqlen, hidden] in
+// chunks of whole sequences (opt.chunk_rows rows at most per pass).
+void run_layer_chunks(Forward& fw, const LayerWeights& lw, int layer, float* x, int64_t n_seq,
+                      int64_t seqlen, int64_t chunk_rows, LayerObserver* obs = nullptr);
+
+// ||a - b||^2 / ||b||^2 over n values.
+double relative_error(const float* a, const float* b, size_t n);
 
 // Quantizes the model read by `reader` into out_dir (a lieq quantized
 // directory, written under a temporary name and renamed when complete).

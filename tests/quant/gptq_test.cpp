@@ -117,7 +117,8 @@ TEST(GptqTest, InverseCholeskyMatchesLapackRoute) {
       max_u = std::max(max_u, std::fabs(hd[size_t(i * n + j)]));
       max_err = std::max(max_err, std::fabs(hd[size_t(i * n + j)] - u[size_t(i * n + j)]));
     }
-  EXPECT_LT(max_err, 1e-3 * max_u);
+  // Seen: 1.8e-6 (LAPACK's float route: 1.5e-6).
+  EXPECT_LT(max_err, 5e-5 * max_u);
   for (int64_t i = 0; i < n; ++i) EXPECT_GT(u[size_t(i * n + i)], 0.0f);
   // Not positive definite: reported, not thrown.
   std::vector<float> bad = {1.0f, 2.0f, 2.0f, 1.0f};

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "io/tokenizer.h"
-#include "pipeline/calibration.h"
+#include "eval/calibration.h"
 #include "test_support.h"
 #include "util/error.h"
 #include "util/mapped_file.h"

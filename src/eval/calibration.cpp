@@ -1,4 +1,4 @@
-#include "pipeline/calibration.h"
+#include "eval/calibration.h"
 
 #include <algorithm>
 #include <numeric>

@@ -1,0 +1,344 @@
+#include "lieq/diagnose.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <numeric>
+
+#include "eval/windows.h"
+#include "lieq/metrics.h"
+#include "model/forward.h"
+#include "model/random_init.h"
+#include "util/error.h"
+#include "util/json_file.h"
+#include "util/progress.h"
+
+namespace lieq {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Gram matrices of the q, k, v projection outputs of every layer (rows
+// centred and L2-normalised, as RC is defined).
+class ProjectionGrams : public LayerObserver {
+ public:
+  explicit ProjectionGrams(const ModelConfig& c) {
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      q_.emplace_back(std::make_unique<GramAccumulator>(c.q_dim(), true));
+      k_.emplace_back(std::make_unique<GramAccumulator>(c.kv_dim(), true));
+      v_.emplace_back(std::make_unique<GramAccumulator>(c.kv_dim(), true));
+    }
+  }
+  void on_projection_output(int layer, Role role, const float* y, int64_t rows,
+                            int64_t) override {
+    auto& acc = role == Role::kWq ? q_ : role == Role::kWk ? k_ : v_;
+    acc[size_t(layer)]->add(y, rows);
+  }
+  // RC of layer l's projection: 0 = q, 1 = k, 2 = v.
+  double rc(int64_t layer, int which) const {
+    const auto& acc = which == 0 ? q_ : which == 1 ? k_ : v_;
+    const GramAccumulator& g = *acc[size_t(layer)];
+    return representational_compactness(symmetric_eigenvalues(g.gram(), g.dim()));
+  }
+
+ private:
+  std::vector<std::unique_ptr<GramAccumulator>> q_, k_, v_;
+};
+
+// Sum of next-token NLL over the samples of a chunk: x_normed [n * seqlen, hidden].
+double chunk_nll(Forward& fw, const ModelWeights& w, const float* x_normed, const int32_t* tokens,
+                 int64_t n, int64_t seqlen) {
+  double nll = 0;
+  const int64_t vocab = fw.config().vocab, d = fw.config().hidden;
+  for (int64_t s = 0; s < n; ++s) {
+    const int32_t* t = tokens + s * seqlen;
+    for_each_logits_row(fw, w, x_normed + s * seqlen * d, seqlen - 1,
+                        [&](int64_t r, const float* logits) {
+                          nll += log_sum_exp(logits, vocab) - double(logits[t[r + 1]]);
+                        });
+  }
+  return nll;
+}
+
+std::vector<double> energy_shares(const std::vector<std::unique_ptr<GramAccumulator>>& grams,
+                                  int64_t k) {
+  std::vector<double> out;
+  for (const auto& g : grams) out.push_back(top_k_energy_share(symmetric_eigenvalues(g->gram(), g->dim()), k));
+  return out;
+}
+
+}  // namespace
+
+void describe_model(const ModelReader& reader, Diagnostics& d) {
+  const ModelConfig& c = reader.config();
+  d.model_path = reader.dir().string();
+  d.architecture = c.architecture;
+  d.n_layers = c.n_layers;
+  d.hidden = c.hidden;
+  d.layer_shapes.assign(size_t(c.n_layers), {});
+  for (int64_t l = 0; l < c.n_layers; ++l)
+    for (Role r : kLinearRoles) {
+      const auto s = role_shape(r, c);
+      d.layer_shapes[size_t(l)].linears.push_back({s[0], s[1]});
+    }
+  d.other_params = 0;
+  d.other_bits = 0;
+  auto add = [&](const std::string& name) {
+    const TensorView& t = reader.store().get(name);
+    d.other_params += t.numel();
+    d.other_bits += int64_t(t.nbytes) * 8;
+  };
+  add(kHfEmbedding);
+  add(kHfFinalNorm);
+  if (!c.tie_word_embeddings) add(kHfLmHead);
+  for (int l = 0; l < int(c.n_layers); ++l)
+    for (const RoleSpec& r : role_table())
+      if (role_present(r.role, c) && !r.is_linear) add(hf_layer_tensor_name(r.role, l));
+}
+
+Diagnostics diagnose(ModelReader& reader, const CalibSet& calib, const DiagnoseOptions& opt) {
+  const auto t_start = Clock::now();
+  const ModelConfig& c = reader.config();
+  check(calib.n_samples > 0 && calib.seqlen > 1, "diagnose: empty calibration set");
+  Diagnostics d;
+  describe_model(reader, d);
+  d.calib_samples = calib.n_samples;
+  d.calib_seqlen = calib.seqlen;
+  d.w_dppl = opt.w_dppl;
+  d.w_rc = opt.w_rc;
+  d.w_teg = opt.w_teg;
+  d.random_reference = opt.random_reference;
+  d.random_seed = opt.random_seed;
+  d.energy_k = opt.energy_k > 0 ? std::min(opt.energy_k, c.hidden) : default_energy_k(c.hidden);
+  const int64_t L = c.n_layers, D = c.hidden, T = calib.seqlen;
+  auto t0 = Clock::now();
+  const ModelWeights w = reader.load_all();
+  d.seconds["load"] = since(t0);
+
+  Forward fw(c);
+  ProjectionGrams grams(c);
+  std::vector<std::unique_ptr<GramAccumulator>> energy;  // hidden states entering layer l (l = L: output)
+  for (int64_t l = 0; l <= L; ++l) energy.emplace_back(std::make_unique<GramAccumulator>(D, false));
+  std::vector<double> lim_sum(size_t(L), 0.0), nll_bypass(size_t(L), 0.0);
+  double nll_base = 0;
+  const int64_t per = std::max<int64_t>(1, opt.chunk_rows / T);
+  const int64_t n_chunks = (calib.n_samples + per - 1) / per;
+  std::vector<std::vector<float>> states(size_t(L + 1));
+  std::vector<float> y;
+  double t_base = 0, t_bypass = 0;
+  Progress bar("diagnose", n_chunks, opt.progress);
+  for (int64_t ci = 0; ci < n_chunks; ++ci) {
+    const int64_t s0 = ci * per, n = std::min(per, calib.n_samples - s0), rows = n * T;
+    const int32_t* tokens = calib.tokens.data() + s0 * T;
+    t0 = Clock::now();
+    // Base pass: the hidden state entering every layer.
+    states[0].resize(size_t(rows * D));
+    fw.embed(w, tokens, rows, states[0].data());
+    for (int64_t l = 0; l < L; ++l) {
+      states[size_t(l + 1)] = states[size_t(l)];
+      fw.layer(w.layers[size_t(l)], int(l), states[size_t(l + 1)].data(), n, T, 0, nullptr, &grams);
+      lim_sum[size_t(l)] += lim_score(states[size_t(l)].data(), states[size_t(l + 1)].data(), rows, D) * double(rows);
+    }
+    for (int64_t l = 0; l <= L; ++l) energy[size_t(l)]->add(states[size_t(l)].data(), rows);
+    y = states[size_t(L)];
+    fw.final_norm(w, y.data(), rows);
+    nll_base += chunk_nll(fw, w, y.data(), tokens, n, T);
+    t_base += since(t0);
+    // Layer l bypassed: its input goes straight to layer l + 1.
+    t0 = Clock::now();
+    for (int64_t l = 0; l < L; ++l) {
+      y = states[size_t(l)];
+      for (int64_t k = l + 1; k < L; ++k) fw.layer(w.layers[size_t(k)], int(k), y.data(), n, T, 0);
+      fw.final_norm(w, y.data(), rows);
+      nll_bypass[size_t(l)] += chunk_nll(fw, w, y.data(), tokens, n, T);
+    }
+    t_bypass += since(t0);
+    bar.update(ci + 1);
+  }
+  bar.finish();
+  d.seconds["base_pass"] = t_base;
+  d.seconds["bypass_passes"] = t_bypass;
+  states.clear();
+  const double n_pred = double(calib.n_samples * (T - 1));
+  d.base_ppl = std::exp(nll_base / n_pred);
+
+  // Spectra.
+  t0 = Clock::now();
+  const std::vector<double> share = energy_shares(energy, d.energy_k);
+  d.layers.resize(size_t(L));
+  for (int64_t l = 0; l < L; ++l) {
+    LayerDiagnostics& ld = d.layers[size_t(l)];
+    ld.layer = int(l);
+    ld.ppl_bypassed = std::exp(nll_bypass[size_t(l)] / n_pred);
+    ld.dppl = (ld.ppl_bypassed - d.base_ppl) / d.base_ppl;
+    ld.rc_q = grams.rc(l, 0);
+    ld.rc_k = grams.rc(l, 1);
+    ld.rc_v = grams.rc(l, 2);
+    ld.rc_trained = (ld.rc_q + ld.rc_k + ld.rc_v) / 3.0;
+    ld.energy_in = share[size_t(l)];
+    ld.energy_out = share[size_t(l + 1)];
+    ld.teg = ld.energy_out - ld.energy_in;
+    ld.lim = lim_sum[size_t(l)] / double(calib.rows());
+    const LayerWeights& lw = w.layers[size_t(l)];
+    std::vector<const std::vector<float>*> mats;
+    for (Role r : kLinearRoles) mats.push_back(&lw[r].data);
+    ld.zd = zd_score(mats);
+  }
+  d.seconds["spectra"] = since(t0);
+
+  // The random reference: same config, seeded init, same tokens.
+  if (opt.random_reference) {
+    t0 = Clock::now();
+    const ModelWeights rw = random_weights(c, opt.random_seed);
+    ProjectionGrams rgrams(c);
+    std::vector<std::unique_ptr<GramAccumulator>> renergy;
+    for (int64_t l = 0; l <= L; ++l) renergy.emplace_back(std::make_unique<GramAccumulator>(D, false));
+    std::vector<float> x;
+    for (int64_t ci = 0; ci < n_chunks; ++ci) {
+      const int64_t s0 = ci * per, n = std::min(per, calib.n_samples - s0), rows = n * T;
+      x.resize(size_t(rows * D));
+      fw.embed(rw, calib.tokens.data() + s0 * T, rows, x.data());
+      renergy[0]->add(x.data(), rows);
+      for (int64_t l = 0; l < L; ++l) {
+        fw.layer(rw.layers[size_t(l)], int(l), x.data(), n, T, 0, nullptr, &rgrams);
+        renergy[size_t(l + 1)]->add(x.data(), rows);
+      }
+    }
+    const std::vector<double> rshare = energy_shares(renergy, d.energy_k);
+    for (int64_t l = 0; l < L; ++l) {
+      LayerDiagnostics& ld = d.layers[size_t(l)];
+      ld.rc_random = (rgrams.rc(l, 0) + rgrams.rc(l, 1) + rgrams.rc(l, 2)) / 3.0;
+      ld.teg_random = rshare[size_t(l + 1)] - rshare[size_t(l)];
+    }
+    d.seconds["random_reference"] = since(t0);
+  }
+  for (auto& ld : d.layers) ld.rc = ld.rc_trained - (opt.random_reference ? ld.rc_random : 0.0);
+  score_layers(d);
+  d.seconds["total"] = since(t_start);
+  return d;
+}
+
+void score_layers(Diagnostics& d) {
+  std::vector<double> a, b, c;
+  for (const auto& l : d.layers) a.push_back(l.dppl), b.push_back(l.rc), c.push_back(l.teg);
+  const auto na = min_max_normalise(a), nb = min_max_normalise(b), nc = min_max_normalise(c);
+  for (size_t i = 0; i < d.layers.size(); ++i)
+    d.layers[i].score = d.w_dppl * na[i] + d.w_rc * nb[i] + d.w_teg * nc[i];
+  std::vector<size_t> order(d.layers.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return d.layers[x].score > d.layers[y].score; });
+  for (size_t r = 0; r < order.size(); ++r) d.layers[order[r]].rank = int(r + 1);
+}
+
+nlohmann::json diagnostics_to_json(const Diagnostics& d) {
+  json j;
+  j["format"] = "lieq-diagnostics";
+  j["version"] = 1;
+  j["model"] = {{"path", d.model_path},       {"architecture", d.architecture},
+                {"num_layers", d.n_layers},   {"hidden_size", d.hidden},
+                {"other_params", d.other_params}, {"other_bits", d.other_bits}};
+  j["model"]["layer_linear_shapes"] = json::array();
+  for (const auto& ls : d.layer_shapes) {
+    json shapes = json::array();
+    for (const auto& [r, cc] : ls.linears) shapes.push_back({r, cc});
+    j["model"]["layer_linear_shapes"].push_back(shapes);
+  }
+  j["calibration"] = {{"source", d.calib_source}, {"samples", d.calib_samples}, {"seqlen", d.calib_seqlen}};
+  j["settings"] = {{"energy_k", d.energy_k},
+                   {"weights", {{"dppl", d.w_dppl}, {"rc", d.w_rc}, {"teg", d.w_teg}}},
+                   {"random_reference", d.random_reference},
+                   {"random_seed", d.random_seed}};
+  j["base_ppl"] = d.base_ppl;
+  j["seconds"] = d.seconds;
+  j["layers"] = json::array();
+  for (const auto& l : d.layers)
+    j["layers"].push_back({{"layer", l.layer},
+                           {"dppl", l.dppl},
+                           {"ppl_bypassed", l.ppl_bypassed},
+                           {"rc", l.rc},
+                           {"rc_trained", l.rc_trained},
+                           {"rc_random", l.rc_random},
+                           {"rc_q", l.rc_q},
+                           {"rc_k", l.rc_k},
+                           {"rc_v", l.rc_v},
+                           {"teg", l.teg},
+                           {"teg_random", l.teg_random},
+                           {"energy_in", l.energy_in},
+                           {"energy_out", l.energy_out},
+                           {"lim", l.lim},
+                           {"zd", l.zd},
+                           {"score", l.score},
+                           {"rank", l.rank}});
+  return j;
+}
+
+Diagnostics diagnostics_from_json(const json& j, const std::string& src) {
+  Diagnostics d;
+  try {
+    if (j.at("format").get<std::string>() != "lieq-diagnostics")
+      fail(src, ": not a lieq diagnostics file (format is not \"lieq-diagnostics\")");
+    const json& m = j.at("model");
+    d.model_path = m.at("path").get<std::string>();
+    d.architecture = m.at("architecture").get<std::string>();
+    d.n_layers = m.at("num_layers").get<int64_t>();
+    d.hidden = m.at("hidden_size").get<int64_t>();
+    d.other_params = m.at("other_params").get<int64_t>();
+    d.other_bits = m.at("other_bits").get<int64_t>();
+    for (const auto& shapes : m.at("layer_linear_shapes")) {
+      LayerShapes ls;
+      for (const auto& s : shapes) ls.linears.push_back({s.at(0).get<int64_t>(), s.at(1).get<int64_t>()});
+      d.layer_shapes.push_back(ls);
+    }
+    const json& cal = j.at("calibration");
+    d.calib_source = cal.at("source").get<std::string>();
+    d.calib_samples = cal.at("samples").get<int64_t>();
+    d.calib_seqlen = cal.at("seqlen").get<int64_t>();
+    const json& st = j.at("settings");
+    d.energy_k = st.at("energy_k").get<int64_t>();
+    d.w_dppl = st.at("weights").at("dppl").get<double>();
+    d.w_rc = st.at("weights").at("rc").get<double>();
+    d.w_teg = st.at("weights").at("teg").get<double>();
+    d.random_reference = st.at("random_reference").get<bool>();
+    d.random_seed = st.at("random_seed").get<uint64_t>();
+    d.base_ppl = j.at("base_ppl").get<double>();
+    for (const auto& l : j.at("layers")) {
+      LayerDiagnostics ld;
+      ld.layer = l.at("layer").get<int>();
+      ld.dppl = l.at("dppl").get<double>();
+      ld.ppl_bypassed = l.at("ppl_bypassed").get<double>();
+      ld.rc = l.at("rc").get<double>();
+      ld.rc_trained = l.at("rc_trained").get<double>();
+      ld.rc_random = l.at("rc_random").get<double>();
+      ld.rc_q = l.at("rc_q").get<double>();
+      ld.rc_k = l.at("rc_k").get<double>();
+      ld.rc_v = l.at("rc_v").get<double>();
+      ld.teg = l.at("teg").get<double>();
+      ld.teg_random = l.at("teg_random").get<double>();
+      ld.energy_in = l.at("energy_in").get<double>();
+      ld.energy_out = l.at("energy_out").get<double>();
+      ld.lim = l.at("lim").get<double>();
+      ld.zd = l.at("zd").get<double>();
+      ld.score = l.at("score").get<double>();
+      ld.rank = l.at("rank").get<int>();
+      d.layers.push_back(ld);
+    }
+    if (j.contains("seconds")) d.seconds = j["seconds"].get<std::map<std::string, double>>();
+  } catch (const json::exception& e) {
+    fail(src, ": malformed diagnostics: ", e.what());
+  }
+  check(int64_t(d.layers.size()) == d.n_layers && int64_t(d.layer_shapes.size()) == d.n_layers,
+        src, ": ", d.layers.size(), " layer entries for num_layers = ", d.n_layers);
+  for (size_t i = 0; i < d.layers.size(); ++i)
+    check(d.layers[i].layer == int(i), src, ": layer entries out of order at index ", i);
+  return d;
+}
+
+Diagnostics read_diagnostics(const std::filesystem::path& path) {
+  return diagnostics_from_json(read_json_file(path), path.string());
+}
+
+}  // namespace lieq
