@@ -101,10 +101,18 @@ void describe_model(const ModelReader& reader, Diagnostics& d) {
 
 Diagnostics diagnose(ModelReader& reader, const CalibSet& calib, const DiagnoseOptions& opt) {
   const auto t_start = Clock::now();
-  const ModelConfig& c = reader.config();
-  check(calib.n_samples > 0 && calib.seqlen > 1, "diagnose: empty calibration set");
   Diagnostics d;
   describe_model(reader, d);
+  const ModelWeights w = reader.load_all();
+  d.seconds["load"] = since(t_start);
+  diagnose_weights(reader.config(), w, calib, opt, d);
+  d.seconds["total"] = since(t_start);
+  return d;
+}
+
+void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSet& calib,
+                      const DiagnoseOptions& opt, Diagnostics& d) {
+  check(calib.n_samples > 0 && calib.seqlen > 1, "diagnose: empty calibration set");
   d.calib_samples = calib.n_samples;
   d.calib_seqlen = calib.seqlen;
   d.w_dppl = opt.w_dppl;
@@ -115,8 +123,6 @@ Diagnostics diagnose(ModelReader& reader, const CalibSet& calib, const DiagnoseO
   d.energy_k = opt.energy_k > 0 ? std::min(opt.energy_k, c.hidden) : default_energy_k(c.hidden);
   const int64_t L = c.n_layers, D = c.hidden, T = calib.seqlen;
   auto t0 = Clock::now();
-  const ModelWeights w = reader.load_all();
-  d.seconds["load"] = since(t0);
 
   Forward fw(c);
   ProjectionGrams grams(c);
@@ -217,8 +223,6 @@ Diagnostics diagnose(ModelReader& reader, const CalibSet& calib, const DiagnoseO
   }
   for (auto& ld : d.layers) ld.rc = ld.rc_trained - (opt.random_reference ? ld.rc_random : 0.0);
   score_layers(d);
-  d.seconds["total"] = since(t_start);
-  return d;
 }
 
 void score_layers(Diagnostics& d) {

@@ -60,6 +60,10 @@ struct Diagnostics {
 };
 
 Diagnostics diagnose(ModelReader& reader, const CalibSet& calib, const DiagnoseOptions& opt);
+// The metrics for weights already in memory (fills d.layers, d.base_ppl and
+// the settings; the model description fields are left to the caller).
+void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSet& calib,
+                      const DiagnoseOptions& opt, Diagnostics& d);
 
 // Combined score and rank from the metrics (w1, w2, w3 as stored in d).
 void score_layers(Diagnostics& d);

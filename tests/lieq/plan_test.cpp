@@ -1,0 +1,113 @@
+// Plans: allocators through make_plan, exact accounting, the JSON a person
+// edits, and validation against the model.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "lieq/plan.h"
+#include "test_support.h"
+#include "util/error.h"
+
+namespace lieq {
+namespace {
+using ::testing::HasSubstr;
+
+Diagnostics toy_diagnostics(int n_layers) {
+  Diagnostics d;
+  d.model_path = "toy";
+  d.architecture = "LlamaForCausalLM";
+  d.n_layers = n_layers;
+  d.other_params = 1000;
+  d.other_bits = 16000;
+  for (int l = 0; l < n_layers; ++l) {
+    LayerShapes s;
+    s.linears = {{256, 256}, {128, 256}, {128, 256}, {256, 256}, {768, 256}, {768, 256}, {256, 768}};
+    d.layer_shapes.push_back(s);
+    LayerDiagnostics ld;
+    ld.layer = l;
+    ld.score = double((l * 7) % n_layers);  // a permutation: layer 5 highest for n = 12
+    ld.lim = double(l);
+    ld.zd = double(n_layers - l);
+    d.layers.push_back(ld);
+  }
+  return d;
+}
+
+TEST(Plan, LieqPromotesHighestScoresAndHitsTheBudgetFromBelow) {
+  const Diagnostics d = toy_diagnostics(12);
+  // One layer at 4 bits: (11 * 2.25 + 4.25) / 12.
+  const double target = (11 * 2.25 + 4.25) / 12;
+  const Plan p = make_plan(d, AllocatorKind::kLieq, target, {2, 4}, 128, false);
+  ASSERT_EQ(p.bits.size(), 12u);
+  for (int l = 0; l < 12; ++l) EXPECT_EQ(p.bits[size_t(l)], (l * 7) % 12 == 11 ? 4 : 2) << l;
+  EXPECT_DOUBLE_EQ(p.linear_bpw(), target);
+  EXPECT_LE(p.linear_bpw(), target);
+  const Plan u = make_plan(d, AllocatorKind::kUniform, 2.25, {2, 4}, 128, false);
+  EXPECT_EQ(u.bits, std::vector<int>(12, 2));
+  EXPECT_DOUBLE_EQ(u.linear_bpw(), 2.25);
+  const Plan lim = make_plan(d, AllocatorKind::kLim, target, {2, 4}, 128, false);
+  EXPECT_EQ(lim.bits[11], 4);  // largest LIM
+  const Plan zd = make_plan(d, AllocatorKind::kZd, target, {2, 4}, 128, false);
+  EXPECT_EQ(zd.bits[0], 4);  // largest ZD
+  // Whole-file accounting includes the other tensors.
+  EXPECT_DOUBLE_EQ(p.file_bpw(), double(p.linear_bits + 16000) / double(p.linear_params + 1000));
+}
+
+TEST(Plan, MeasuredUsesTheKnapsackOverMeasuredErrors) {
+  const Diagnostics d = toy_diagnostics(4);
+  Measurements m;
+  m.levels = {2, 3, 4};
+  m.group_size = 128;
+  m.error = {{1.0, 0.2, 0.05}, {9.0, 1.0, 0.1}, {1.0, 0.3, 0.1}, {0.5, 0.1, 0.02}};
+  const double target = (3 * 2.25 + 4.25) / 4;
+  const Plan p = make_plan(d, AllocatorKind::kMeasured, target, {2, 4}, 128, false, &m);
+  EXPECT_EQ(p.bits, (std::vector<int>{2, 4, 2, 2}));
+  EXPECT_THROW(make_plan(d, AllocatorKind::kMeasured, target, {2, 5}, 128, false, &m), Error);
+  EXPECT_THROW(make_plan(d, AllocatorKind::kMeasured, target, {2, 4}, 64, false, &m), Error);
+}
+
+TEST(Plan, FileRoundTripAndValidation) {
+  testing::TempDir tmp;
+  const Diagnostics d = toy_diagnostics(12);
+  const Plan p = make_plan(d, AllocatorKind::kPositional, 3.0, {2, 3, 4}, 128, false);
+  testing::write_bytes(tmp / "plan.json", plan_to_json(p).dump(1));
+  const Plan r = read_plan(tmp / "plan.json");
+  EXPECT_EQ(r.bits, p.bits);
+  EXPECT_EQ(r.group_size, 128);
+  EXPECT_EQ(r.layer_specs()[0].bits, p.bits[0]);
+
+  auto err = [&](const std::string& text) {
+    testing::write_bytes(tmp / "bad.json", text);
+    try {
+      read_plan(tmp / "bad.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  nlohmann::json j = plan_to_json(p);
+  EXPECT_THAT(err("{"), HasSubstr("bad.json: malformed JSON"));
+  j["layers"][3]["bits"] = 7;
+  EXPECT_THAT(err(j.dump()), HasSubstr("bad.json: layer 3"));
+  j = plan_to_json(p);
+  j["layers"].erase(11);
+  EXPECT_THAT(err(j.dump()), HasSubstr("11 layer entries but model.num_layers is 12"));
+  j = plan_to_json(p);
+  j["layers"][2]["layer"] = 5;
+  EXPECT_THAT(err(j.dump()), HasSubstr("entries must be in order"));
+  j = plan_to_json(p);
+  j["format"] = "something";
+  EXPECT_THAT(err(j.dump()), HasSubstr("not a lieq plan"));
+
+  ModelConfig c;
+  c.n_layers = 5;
+  c.architecture = "LlamaForCausalLM";
+  try {
+    validate_plan_for_model(r, c, "plan.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr("the plan has 12 layers but the model has 5"));
+  }
+}
+
+}  // namespace
+}  // namespace lieq
