@@ -18,7 +18,8 @@ calib="$shared/data/calibration/tiny.utf8"
 texts=(tinystories/valid-excerpt.txt gutenberg/adventures-of-sherlock-holmes.txt wikitext-2-raw/wiki.test.raw)
 tasks=(piqa.jsonl arc_easy.jsonl winogrande.jsonl hellaswag_val_full.txt)
 mkdir -p "$out"
-[ -x build/lieq ] || scripts/build.sh
+lieq="${LIEQ_BIN:-build/lieq}"
+[ -x "$lieq" ] || scripts/build.sh
 export LIEQ_QUIET=1
 num() { sed -n "s/^ *\"$1\": \([0-9.e+-]*\).*/\1/p" | head -n 1; }
 now() { date +%s.%N; }
@@ -30,15 +31,15 @@ for t in "${tasks[@]}"; do task_args+=(--task "$shared/data/tasks/$t"); done
 evaluate() {  # evaluate MODEL -> "| ppl1 | ppl2 | ppl3 | kld | zero-shot |"
   local m="$1" row=""
   for t in "${texts[@]}"; do
-    row+=$(printf ' %.3f |' "$(build/lieq ppl "$m" --data "$shared/data/$t" --max-windows "$ppl_windows" --json | num ppl)")
+    row+=$(printf ' %.3f |' "$("$lieq" ppl "$m" --data "$shared/data/$t" --max-windows "$ppl_windows" --json | num ppl)")
   done
-  row+=$(printf ' %.4f |' "$(build/lieq kld "$model" "$m" --data "$shared/data/${texts[1]}" --max-windows "$kld_windows" --json | num mean_kld)")
-  row+=$(printf ' %.4f |' "$(build/lieq eval "$m" "${task_args[@]}" --limit "$task_limit" --json | num average_acc)")
+  row+=$(printf ' %.4f |' "$("$lieq" kld "$model" "$m" --data "$shared/data/${texts[1]}" --max-windows "$kld_windows" --json | num mean_kld)")
+  row+=$(printf ' %.4f |' "$("$lieq" eval "$m" "${task_args[@]}" --limit "$task_limit" --json | num average_acc)")
   echo "$row"
 }
 
 t0=$(now)
-build/lieq diagnose "$model" --calib "$calib" -o "$out/diag.json" > "$out/diag.txt"
+"$lieq" diagnose "$model" --calib "$calib" -o "$out/diag.json" > "$out/diag.txt"
 t_diag=$(secs "$t0" "$(now)")
 {
   echo "diagnose: ${t_diag}s ($(wc -l < "$out/diag.txt") lines in diag.txt)"
@@ -47,7 +48,7 @@ t_diag=$(secs "$t0" "$(now)")
   printf '| FP | - | - | 16 | 16 | - | - | - |%s\n' "$(evaluate "$model")"
   for ref in 2 3; do
     q="$out/uniform-int$ref"
-    t0=$(now); build/lieq quantize "$model" --method gptq --bits "$ref" --calib "$calib" -o "$q" --json > "$q.json"
+    t0=$(now); "$lieq" quantize "$model" --method gptq --bits "$ref" --calib "$calib" -o "$q" --json > "$q.json"
     tq=$(secs "$t0" "$(now)"); t0=$(now); row=$(evaluate "$q"); te=$(secs "$t0" "$(now)")
     printf '| ref | %d | uniform GPTQ | all %d | %.4f | - | %.1f | %.1f |%s\n' "$ref" "$ref" "$(num linear_bpw < "$q.json")" "$tq" "$te" "$row"
   done
@@ -57,7 +58,7 @@ t_diag=$(secs "$t0" "$(now)")
       for alloc in uniform positional lieq lim zd measured; do
         p="$out/plan-$target-${levels//,/}-$alloc.json"
         t0=$(now)
-        build/lieq plan -d "$out/diag.json" --target-bpw "$target" --levels "$levels" --allocator "$alloc" \
+        "$lieq" plan -d "$out/diag.json" --target-bpw "$target" --levels "$levels" --allocator "$alloc" \
           --measurements "$out/measurements.json" -o "$p" > /dev/null
         tp=$(secs "$t0" "$(now)")
         bits=$(sed -n 's/^ *"bits": \([0-9]*\).*/\1/p' "$p" | tr '\n' ' ' | sed 's/ $//')
@@ -68,7 +69,7 @@ t_diag=$(secs "$t0" "$(now)")
         fi
         seen[$key]="$target/$levels/$alloc"
         q="$out/q-$target-${levels//,/}-$alloc"
-        t0=$(now); build/lieq quantize "$model" --plan "$p" --calib "$calib" -o "$q" --json > "$q.json"
+        t0=$(now); "$lieq" quantize "$model" --plan "$p" --calib "$calib" -o "$q" --json > "$q.json"
         tq=$(secs "$t0" "$(now)"); t0=$(now); row=$(evaluate "$q"); te=$(secs "$t0" "$(now)")
         printf '| %s | %s | %s | %s | %.4f | %.1f | %.1f | %.1f |%s\n' "$target" "$levels" "$alloc" "$bits" "$(num linear_bpw < "$p")" "$tp" "$tq" "$te" "$row"
       done

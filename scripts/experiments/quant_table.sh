@@ -11,9 +11,10 @@ model="$(ls -d "$shared"/models/tinylm-* | head -n 1)"
 calib="$shared/data/calibration/tiny.utf8"
 texts=(tinystories/valid-excerpt.txt gutenberg/adventures-of-sherlock-holmes.txt wikitext-2-raw/wiki.test.raw)
 mkdir -p "$out"
-[ -x build/lieq ] || scripts/build.sh
+lieq="${LIEQ_BIN:-build/lieq}"
+[ -x "$lieq" ] || scripts/build.sh
 export LIEQ_QUIET=1
-ppl() { build/lieq ppl "$1" --data "$shared/data/$2" --json | sed -n 's/^ *"ppl": \([0-9.e+-]*\).*/\1/p'; }
+ppl() { "$lieq" ppl "$1" --data "$shared/data/$2" --json | sed -n 's/^ *"ppl": \([0-9.e+-]*\).*/\1/p'; }
 field() { sed -n "s/^ *\"$2\": \([0-9.e+-]*\).*/\1/p" "$1" | head -n 1; }
 {
   printf '| model | bits | linear bpw | file bpw | quantize s |'
@@ -26,7 +27,7 @@ field() { sed -n "s/^ *\"$2\": \([0-9.e+-]*\).*/\1/p" "$1" | head -n 1; }
     for method in rtn gptq; do
       q="$out/$method-int$bits"
       rm -rf "$q"
-      build/lieq quantize "$model" --method "$method" --bits "$bits" --group-size 128 \
+      "$lieq" quantize "$model" --method "$method" --bits "$bits" --group-size 128 \
         --calib "$calib" --samples 128 --seqlen 2048 -o "$q" --json > "$q.report.json"
       printf '| %s | %d | %.4f | %.4f | %.1f |' "$method" "$bits" "$(field "$q.report.json" linear_bpw)" \
         "$(field "$q.report.json" file_bpw)" "$(field "$q.report.json" total_seconds)"

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <numeric>
 #include <utility>
 
@@ -216,10 +218,15 @@ void sweep_column(float* __restrict t, int64_t count, int64_t i, const float* __
   }
 }
 
+// No NaN or infinity in x[0, n) (exponent bits all ones), in integer ops so it vectorises.
 bool all_finite(const float* x, int64_t n) {
-  bool ok = true;
-  for (int64_t i = 0; i < n; ++i) ok &= std::isfinite(x[i]);
-  return ok;
+  uint32_t bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, x + i, 4);
+    bad |= uint32_t((u & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
 }
 
 }  // namespace
@@ -300,15 +307,17 @@ GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
   };
 
   // W in sweep order (columns permuted), dead columns zeroed.
-  std::vector<float> wp(static_cast<size_t>(n_out * n));
+  // (Every element is written below: no zero-fill of a buffer that may be 100s of MB.)
+  const auto wp_buf = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(n_out * n));
+  float* const wp = wp_buf.get();
   pool().parallel_for(0, n_out, std::max<int64_t>(1, 8192 / n), [&](int64_t b, int64_t e, int) {
     std::vector<float> row(static_cast<size_t>(n));
     for (int64_t r = b; r < e; ++r) {
       const float* wr = w + r * n;
-      for (int64_t c = 0; c < n; ++c) {
-        check(std::isfinite(wr[c]), "gptq: weight [", r, ", ", c, "] is ", wr[c]);
-        row[size_t(c)] = dead[size_t(c)] ? 0.0f : wr[c];
-      }
+      if (!all_finite(wr, n))
+        for (int64_t c = 0; c < n; ++c)
+          check(std::isfinite(wr[c]), "gptq: weight [", r, ", ", c, "] is ", wr[c]);
+      for (int64_t c = 0; c < n; ++c) row[size_t(c)] = dead[size_t(c)] ? 0.0f : wr[c];
       if (static_groups) {
         for (int64_t g = 0; g < ng; ++g) {
           const int64_t c0 = g * gc;
@@ -317,7 +326,7 @@ GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
           pzero[size_t(r * ng + g)] = p.zero;
         }
       }
-      float* dst = wp.data() + r * n;
+      float* dst = wp + r * n;
       for (int64_t j = 0; j < n; ++j) dst[j] = row[size_t(perm[size_t(j)])];
     }
   });
@@ -351,7 +360,8 @@ GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
   scratch.shrink_to_fit();
 
   // The sweep, a chunk of rows per task.
-  std::vector<uint8_t> codes(static_cast<size_t>(n_out * n));  // original column order
+  const auto codes_buf = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(n_out * n));
+  uint8_t* const codes = codes_buf.get();  // [n_out, n] in sweep (permuted) order
   const float fq = float(maxq);
   const int64_t bs = opt.block_size;
   const int64_t n_chunks = std::min<int64_t>(pool().size(), (n_out + kTile - 1) / kTile);
@@ -384,7 +394,7 @@ GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
           for (int64_t s = 0; s < kTile; ++s) {
             loss[s] = 0.0f;
             if (s < st) {
-              const float* src = wp.data() + (s0 + s) * n + i1;
+              const float* src = wp + (s0 + s) * n + i1;
               for (int64_t j = 0; j < count; ++j) t[size_t(j * kTile + s)] = src[j];
             } else {
               for (int64_t j = 0; j < count; ++j) t[size_t(j * kTile + s)] = 0.0f;
@@ -392,15 +402,17 @@ GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
               zr[s] = 0.0f;
             }
           }
+          int64_t loaded = -1;  // the group whose parameters sc, zr hold
           for (int64_t i = 0; i < count; ++i) {
             const int64_t col = i1 + i;
             const int64_t g = (static_groups ? perm[size_t(col)] : col) / gc;
             if (!static_groups && col == g * gc) {
+              loaded = -1;
               // The group's current values: in the tile up to the block end,
               // then in wp (which has every earlier block's errors).
               const int64_t c_end = std::min(col + gc, n);
               for (int64_t s = 0; s < st; ++s) {
-                const float* wr = wp.data() + (s0 + s) * n;
+                const float* wr = wp + (s0 + s) * n;
                 for (int64_t j = col; j < c_end; ++j)
                   gbuf[size_t(j - col)] = j < i2 ? t[size_t((j - i1) * kTile + s)] : wr[j];
                 const GroupParams p = params_of(gbuf.data(), c_end - col);
@@ -408,19 +420,22 @@ GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
                 pzero[size_t((s0 + s) * ng + g)] = p.zero;
               }
             }
-            for (int64_t s = 0; s < st; ++s) {
-              sc[s] = pscale[size_t((s0 + s) * ng + g)];
-              zr[s] = pzero[size_t((s0 + s) * ng + g)];
+            if (g != loaded) {
+              for (int64_t s = 0; s < st; ++s) {
+                sc[s] = pscale[size_t((s0 + s) * ng + g)];
+                zr[s] = pzero[size_t((s0 + s) * ng + g)];
+              }
+              loaded = g;
             }
             sweep_column(t.data(), count, i, uu + col * n + i1, sc, zr, fq,
                          e.data() + i * kTile, q.data() + i * kTile, loss);
           }
           for (int64_t s = 0; s < st; ++s) {
             float* er = errs.data() + (s0 - r0 + s) * count;
-            uint8_t* cr = codes.data() + (s0 + s) * n;
+            uint8_t* cr = codes + (s0 + s) * n + i1;
             for (int64_t i = 0; i < count; ++i) {
               er[i] = e[size_t(i * kTile + s)];
-              cr[perm[size_t(i1 + i)]] = q[size_t(i * kTile + s)];
+              cr[i] = q[size_t(i * kTile + s)];
             }
             chunk_sum += double(loss[s]);
           }
@@ -429,7 +444,7 @@ GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
         if (i2 < n)
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(n - i2),
                       int(count), -1.0f, errs.data(), int(count), uu + i1 * n + i2, int(n), 1.0f,
-                      wp.data() + r0 * n + i2, int(n));
+                      wp + r0 * n + i2, int(n));
       }
       chunk_loss[size_t(ch)] = chunk_sum;
     }
@@ -439,13 +454,19 @@ GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
   QuantizedTensor& qt = res.q;
   const int64_t rb = qt.row_bytes();
   pool().parallel_for(0, n_out, std::max<int64_t>(1, 16384 / n), [&](int64_t b, int64_t e, int) {
+    std::vector<uint8_t> row(static_cast<size_t>(opt.act_order ? n : 0));
     for (int64_t r = b; r < e; ++r) {
       for (int64_t g = 0; g < ng; ++g) {
         const size_t k = size_t(r * ng + g);
         qt.scales[k] = f32_to_f16(pscale[k]);
         if (!spec.symmetric) qt.zeros[k] = f32_to_f16(pzero[k]);
       }
-      pack_codes(codes.data() + r * n, n, spec.bits, qt.codes.data() + r * rb);
+      const uint8_t* cr = codes + r * n;
+      if (opt.act_order) {  // back to the original column order
+        for (int64_t j = 0; j < n; ++j) row[size_t(perm[size_t(j)])] = cr[j];
+        cr = row.data();
+      }
+      pack_codes(cr, n, spec.bits, qt.codes.data() + r * rb);
     }
   });
   double total = 0;
