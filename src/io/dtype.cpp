@@ -26,6 +26,18 @@ bool parse_safetensors_dtype(std::string_view name, DType* out) {
   return false;
 }
 
+// 16-bit elements through an aligned local buffer (the source may be unaligned).
+static void convert_u16_rows(const void* src, float* dst, size_t n,
+                             void (*row)(const uint16_t*, float*, size_t)) {
+  const auto* p = static_cast<const uint8_t*>(src);
+  uint16_t buf[256];
+  for (size_t i = 0; i < n; i += 256) {
+    const size_t m = n - i < 256 ? n - i : 256;
+    std::memcpy(buf, p + 2 * i, 2 * m);
+    row(buf, dst + i, m);
+  }
+}
+
 void convert_to_f32(DType t, const void* src, float* dst, size_t n) {
   // Empty tensors may come with null pointers, which memcpy must not get.
   if (n == 0 && dtype_info(t).is_float) return;
@@ -33,27 +45,12 @@ void convert_to_f32(DType t, const void* src, float* dst, size_t n) {
     case DType::kF32:
       std::memcpy(dst, src, n * 4);
       return;
-    case DType::kF16: {
-      // Unaligned-safe: copy through a local buffer in chunks.
-      const auto* p = static_cast<const uint8_t*>(src);
-      uint16_t buf[256];
-      for (size_t i = 0; i < n; i += 256) {
-        const size_t m = n - i < 256 ? n - i : 256;
-        std::memcpy(buf, p + 2 * i, 2 * m);
-        f16_to_f32_row(buf, dst + i, m);
-      }
+    case DType::kF16:
+      convert_u16_rows(src, dst, n, f16_to_f32_row);
       return;
-    }
-    case DType::kBF16: {
-      const auto* p = static_cast<const uint8_t*>(src);
-      uint16_t buf[256];
-      for (size_t i = 0; i < n; i += 256) {
-        const size_t m = n - i < 256 ? n - i : 256;
-        std::memcpy(buf, p + 2 * i, 2 * m);
-        bf16_to_f32_row(buf, dst + i, m);
-      }
+    case DType::kBF16:
+      convert_u16_rows(src, dst, n, bf16_to_f32_row);
       return;
-    }
     case DType::kF64: {
       const auto* p = static_cast<const uint8_t*>(src);
       for (size_t i = 0; i < n; ++i) {

@@ -15,6 +15,18 @@
 
 namespace lieq::ggml_detail {
 
+// Blocks are read and written through memcpy: rows need not be aligned.
+template <typename Block>
+Block load(const uint8_t* p) {
+  Block b;
+  std::memcpy(&b, p, sizeof(Block));
+  return b;
+}
+template <typename Block>
+void store(const Block& b, uint8_t* p) {
+  std::memcpy(p, &b, sizeof(Block));
+}
+
 // ggml's GROUP_MAX_EPS: blocks with max |x| below it are all-zero.
 inline constexpr float kGroupMaxEps = 1e-15f;
 

@@ -17,16 +17,6 @@ using Rule = GgmlSubGrid::Rule;
 constexpr int kSub = 32;
 constexpr int kTries = 7;  // ggml's ntry
 
-template <typename Block>
-Block load(const uint8_t* p) {
-  Block b;
-  std::memcpy(&b, p, sizeof(Block));
-  return b;
-}
-template <typename Block>
-void store(const Block& b, uint8_t* p) {
-  std::memcpy(p, &b, sizeof(Block));
-}
 
 inline float kv(int i) { return static_cast<float>(ggml::kIq4NlValues[i]); }
 

@@ -17,16 +17,6 @@ namespace {
 using Rule = GgmlSubGrid::Rule;
 constexpr int kQK_K = ggml::kQK_K;
 
-template <typename Block>
-Block load(const uint8_t* p) {
-  Block b;
-  std::memcpy(&b, p, sizeof(Block));
-  return b;
-}
-template <typename Block>
-void store(const Block& b, uint8_t* p) {
-  std::memcpy(p, &b, sizeof(Block));
-}
 
 float sum_squares(const float* x, int n) {
   float s = 0.0f;

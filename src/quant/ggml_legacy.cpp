@@ -14,16 +14,6 @@ namespace {
 using Rule = GgmlSubGrid::Rule;
 constexpr int kQK = ggml::kQK;
 
-template <typename Block>
-Block load(const uint8_t* p) {
-  Block b;
-  std::memcpy(&b, p, sizeof(Block));
-  return b;
-}
-template <typename Block>
-void store(const Block& b, uint8_t* p) {
-  std::memcpy(p, &b, sizeof(Block));
-}
 
 // The signed element of largest magnitude (the first on ties), as ggml's
 // Q4_0 / Q5_0 reference quantizers find it.
