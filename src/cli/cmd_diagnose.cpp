@@ -34,6 +34,9 @@ void add_diagnose(CLI::App& app, Action& action) {
       ->capture_default_str();
   sub->add_option("--weights", args->weights, "Score weights of dPPL, RC, TEG")->expected(3)
       ->capture_default_str();
+  sub->add_option("--normalisation", args->normalisation,
+                  "How metrics are scaled before they are summed: minmax (METHOD.md) or rank")
+      ->capture_default_str();
   sub->add_flag("--no-random-reference", args->no_random,
                 "RC without subtracting a randomly initialised model's");
   sub->add_option("--random-seed", args->random_seed, "Seed of the random reference model")

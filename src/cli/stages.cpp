@@ -73,6 +73,7 @@ Diagnostics run_diagnose_stage(const DiagnoseArgs& a) {
   opt.w_dppl = a.weights[0];
   opt.w_rc = a.weights[1];
   opt.w_teg = a.weights[2];
+  opt.normalisation = a.normalisation;
   opt.random_reference = !a.no_random;
   opt.random_seed = a.random_seed;
   Diagnostics d = diagnose(reader, calib, opt);
@@ -113,6 +114,10 @@ void add_plan_flags(CLI::App* sub, PlanArgs& p) {
   sub->add_option("--group-size", p.group_size, "Weights per group (0 = per channel)")
       ->capture_default_str();
   sub->add_flag("--sym", p.symmetric, "Symmetric grid (no zero points)");
+  sub->add_option("--score-normalisation", p.normalisation,
+                  "Rescore the diagnostics first: minmax (METHOD.md) or rank");
+  sub->add_option("--score-weights", p.score_weights, "Rescore with these weights of dPPL, RC, TEG")
+      ->expected(3);
   sub->add_option("--measurements", p.measurements,
                   "Layer measurements for the measured allocator (read if present, else written)");
 }
@@ -123,7 +128,16 @@ std::string measurements_path_for(const std::string& diag_path) {
   return p.string();
 }
 
-Plan run_plan_stage(const Diagnostics& d, const PlanArgs& a, const std::string& diag_path) {
+Plan run_plan_stage(const Diagnostics& diag, const PlanArgs& a, const std::string& diag_path) {
+  Diagnostics d = diag;
+  if (!a.normalisation.empty() || !a.score_weights.empty()) {
+    if (!a.normalisation.empty()) d.normalisation = a.normalisation;
+    if (!a.score_weights.empty()) {
+      check(a.score_weights.size() == 3, "--score-weights: three values (dPPL, RC, TEG)");
+      d.w_dppl = a.score_weights[0], d.w_rc = a.score_weights[1], d.w_teg = a.score_weights[2];
+    }
+    score_layers(d);
+  }
   AllocatorKind kind;
   if (!parse_allocator(a.allocator, &kind))
     fail("--allocator: unknown allocator \"", a.allocator, "\" (", allocator_names(), ")");

@@ -29,6 +29,7 @@ struct DiagnoseArgs {
   CalibArgs calib;
   int64_t energy_k = 0;
   std::vector<double> weights = {1, 1, 1};
+  std::string normalisation = "minmax";
   bool no_random = false, json = false;
   uint64_t random_seed = 1234;
 };
@@ -39,6 +40,9 @@ std::string diagnostics_chart_svg(const Diagnostics& d);
 
 struct PlanArgs {
   std::string allocator = "lieq", measurements, model;
+  // Rescoring of the diagnostics before allocation (empty: as stored).
+  std::string normalisation;
+  std::vector<double> score_weights;
   double target_bpw = 0;
   std::vector<int> levels = {2, 4};
   int group_size = 128;

@@ -118,6 +118,7 @@ void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSe
   d.w_dppl = opt.w_dppl;
   d.w_rc = opt.w_rc;
   d.w_teg = opt.w_teg;
+  d.normalisation = opt.normalisation;
   d.random_reference = opt.random_reference;
   d.random_seed = opt.random_seed;
   d.energy_k = opt.energy_k > 0 ? std::min(opt.energy_k, c.hidden) : default_energy_k(c.hidden);
@@ -228,7 +229,10 @@ void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSe
 void score_layers(Diagnostics& d) {
   std::vector<double> a, b, c;
   for (const auto& l : d.layers) a.push_back(l.dppl), b.push_back(l.rc), c.push_back(l.teg);
-  const auto na = min_max_normalise(a), nb = min_max_normalise(b), nc = min_max_normalise(c);
+  check(d.normalisation == "minmax" || d.normalisation == "rank", "unknown score normalisation \"",
+        d.normalisation, "\" (minmax, rank)");
+  const auto norm = d.normalisation == "rank" ? rank_normalise : min_max_normalise;
+  const auto na = norm(a), nb = norm(b), nc = norm(c);
   for (size_t i = 0; i < d.layers.size(); ++i)
     d.layers[i].score = d.w_dppl * na[i] + d.w_rc * nb[i] + d.w_teg * nc[i];
   std::vector<size_t> order(d.layers.size());
@@ -254,6 +258,7 @@ nlohmann::json diagnostics_to_json(const Diagnostics& d) {
   j["calibration"] = {{"source", d.calib_source}, {"samples", d.calib_samples}, {"seqlen", d.calib_seqlen}};
   j["settings"] = {{"energy_k", d.energy_k},
                    {"weights", {{"dppl", d.w_dppl}, {"rc", d.w_rc}, {"teg", d.w_teg}}},
+                   {"normalisation", d.normalisation},
                    {"random_reference", d.random_reference},
                    {"random_seed", d.random_seed}};
   j["base_ppl"] = d.base_ppl;
@@ -306,6 +311,7 @@ Diagnostics diagnostics_from_json(const json& j, const std::string& src) {
     d.w_dppl = st.at("weights").at("dppl").get<double>();
     d.w_rc = st.at("weights").at("rc").get<double>();
     d.w_teg = st.at("weights").at("teg").get<double>();
+    d.normalisation = st.value("normalisation", std::string("minmax"));
     d.random_reference = st.at("random_reference").get<bool>();
     d.random_seed = st.at("random_seed").get<uint64_t>();
     d.base_ppl = j.at("base_ppl").get<double>();

@@ -23,6 +23,7 @@ struct DiagnoseOptions {
   uint64_t random_seed = 1234;    // the random reference model's init
   bool random_reference = true;   // RC and TEG of a random model of the same config
   double w_dppl = 1, w_rc = 1, w_teg = 1;
+  std::string normalisation = "minmax";  // "minmax" (METHOD.md) or "rank"
   int64_t chunk_rows = 2048;      // calibration rows per forward pass
   bool progress = true;
 };
@@ -49,6 +50,7 @@ struct Diagnostics {
   int64_t calib_samples = 0, calib_seqlen = 0;
   std::string calib_source;
   double w_dppl = 1, w_rc = 1, w_teg = 1;
+  std::string normalisation = "minmax";
   bool random_reference = true;
   uint64_t random_seed = 0;
   std::vector<LayerDiagnostics> layers;
@@ -65,7 +67,8 @@ Diagnostics diagnose(ModelReader& reader, const CalibSet& calib, const DiagnoseO
 void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSet& calib,
                       const DiagnoseOptions& opt, Diagnostics& d);
 
-// Combined score and rank from the metrics (w1, w2, w3 as stored in d).
+// Combined score and rank from the metrics (weights and normalisation as
+// stored in d: "minmax" or "rank"; anything else is an Error).
 void score_layers(Diagnostics& d);
 
 nlohmann::json diagnostics_to_json(const Diagnostics& d);

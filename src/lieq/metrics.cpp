@@ -247,4 +247,21 @@ std::vector<double> min_max_normalise(const std::vector<double>& v) {
   return out;
 }
 
+std::vector<double> rank_normalise(const std::vector<double>& v) {
+  const size_t n = v.size();
+  std::vector<double> out(n, 0.0);
+  if (n < 2) return out;
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j + 1 < n && v[order[j + 1]] == v[order[i]]) ++j;
+    const double mean_rank = 0.5 * double(i + j);
+    for (size_t k = i; k <= j; ++k) out[order[k]] = mean_rank / double(n - 1);
+    i = j + 1;
+  }
+  return out;
+}
+
 }  // namespace lieq

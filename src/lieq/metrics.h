@@ -50,4 +50,8 @@ double zd_score(const std::vector<const std::vector<float>*>& matrices);
 // Min-max normalisation to [0, 1]; a constant vector maps to all zeros.
 std::vector<double> min_max_normalise(const std::vector<double>& v);
 
+// Rank normalisation to [0, 1]: the smallest value 0, the largest 1, ties
+// sharing their mean rank; insensitive to how far an outlier lies.
+std::vector<double> rank_normalise(const std::vector<double>& v);
+
 }  // namespace lieq

@@ -361,3 +361,19 @@ TEST(MetricIdentityLayer, NoChangeScoresZero) {
 
 }  // namespace
 }  // namespace lieq
+
+namespace lieq {
+namespace {
+TEST(MetricRankNormalise, OrderOnlyAndTiesShareTheirMeanRank) {
+  EXPECT_EQ(rank_normalise({}), std::vector<double>{});
+  EXPECT_EQ(rank_normalise({5.0}), std::vector<double>{0.0});
+  // An outlier does not squash the others as min-max does.
+  const std::vector<double> v = {1000.0, 0.1, 0.3, 0.2};
+  EXPECT_EQ(rank_normalise(v), (std::vector<double>{1.0, 0.0, 2.0 / 3.0, 1.0 / 3.0}));
+  const auto mm = min_max_normalise(v);
+  EXPECT_LT(mm[2], 0.001);
+  // Ties: ranks 1 and 2 of 0..3 share 1.5.
+  EXPECT_EQ(rank_normalise({0.0, 2.0, 2.0, 3.0}), (std::vector<double>{0.0, 0.5, 0.5, 1.0}));
+}
+}  // namespace
+}  // namespace lieq
