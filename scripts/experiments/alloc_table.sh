@@ -5,7 +5,10 @@
 # average, and the time of each stage.
 #   scripts/experiments/alloc_table.sh [OUT_DIR]
 # Environment: PPL_WINDOWS (windows per text, default 100), KLD_WINDOWS (100),
-# TASK_LIMIT (items per task, default 300); 0 = everything.
+# TASK_LIMIT (items per task, default 300); 0 = everything. ALLOCATORS and
+# TARGETS pick a subset; REFS=0 skips the FP and uniform reference rows;
+# an existing OUT_DIR/diag.json is reused. "lieq" scores |TEG| (lieq's
+# default), "lieq-signed" the signed TEG of METHOD.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shared="${LIEQ_SHARED:-../shared}"
@@ -38,28 +41,38 @@ evaluate() {  # evaluate MODEL -> "| ppl1 | ppl2 | ppl3 | kld | zero-shot |"
   echo "$row"
 }
 
-t0=$(now)
-"$lieq" diagnose "$model" --calib "$calib" -o "$out/diag.json" > "$out/diag.txt"
-t_diag=$(secs "$t0" "$(now)")
+allocators="${ALLOCATORS:-uniform positional lieq-signed lieq lim zd measured}"
+targets="${TARGETS:-2.25 2.5 3.0}"
+t_diag="(reused)"
+if [ ! -f "$out/diag.json" ]; then
+  t0=$(now)
+  "$lieq" diagnose "$model" --calib "$calib" -o "$out/diag.json" > "$out/diag.txt"
+  t_diag=$(secs "$t0" "$(now)")
+fi
 {
   echo "diagnose: ${t_diag}s ($(wc -l < "$out/diag.txt") lines in diag.txt)"
   printf '| target | levels | allocator | bits per layer | linear bpw | plan s | quantize s | eval s | tinystories | gutenberg | wikitext-2 | KLD gutenberg | zero-shot avg |\n'
   printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
-  printf '| FP | - | - | 16 | 16 | - | - | - |%s\n' "$(evaluate "$model")"
-  for ref in 2 3; do
+  [ "${REFS:-1}" = 0 ] || printf '| FP | - | - | 16 | 16 | - | - | - |%s\n' "$(evaluate "$model")"
+  for ref in $([ "${REFS:-1}" = 0 ] || echo 2 3); do
     q="$out/uniform-int$ref"
     t0=$(now); "$lieq" quantize "$model" --method gptq --bits "$ref" --calib "$calib" -o "$q" --json > "$q.json"
     tq=$(secs "$t0" "$(now)"); t0=$(now); row=$(evaluate "$q"); te=$(secs "$t0" "$(now)")
     printf '| ref | %d | uniform GPTQ | all %d | %.4f | - | %.1f | %.1f |%s\n' "$ref" "$ref" "$(num linear_bpw < "$q.json")" "$tq" "$te" "$row"
   done
   declare -A seen=()
-  for target in 2.25 2.5 3.0; do
+  for target in $targets; do
     for levels in 2,4 2,3,4; do
-      for alloc in uniform positional lieq lim zd measured; do
+      for alloc in $allocators; do
         p="$out/plan-$target-${levels//,/}-$alloc.json"
+        extra=()
+        case "$alloc" in
+          lieq) extra=(--score-teg abs) ;;
+          lieq-signed) extra=(--score-teg signed) ;;
+        esac
         t0=$(now)
-        "$lieq" plan -d "$out/diag.json" --target-bpw "$target" --levels "$levels" --allocator "$alloc" \
-          --measurements "$out/measurements.json" -o "$p" > /dev/null
+        "$lieq" plan -d "$out/diag.json" --target-bpw "$target" --levels "$levels" --allocator "${alloc%-signed}" \
+          "${extra[@]}" --measurements "$out/measurements.json" -o "$p" > /dev/null
         tp=$(secs "$t0" "$(now)")
         bits=$(sed -n 's/^ *"bits": \([0-9]*\).*/\1/p' "$p" | tr '\n' ' ' | sed 's/ $//')
         key="$bits"

@@ -37,6 +37,8 @@ void add_diagnose(CLI::App& app, Action& action) {
   sub->add_option("--normalisation", args->normalisation,
                   "How metrics are scaled before they are summed: minmax (METHOD.md) or rank")
       ->capture_default_str();
+  sub->add_flag("--signed-teg", args->signed_teg,
+                "Score signed Top-k Energy Gain as METHOD.md states (default: its magnitude)");
   sub->add_flag("--no-random-reference", args->no_random,
                 "RC without subtracting a randomly initialised model's");
   sub->add_option("--random-seed", args->random_seed, "Seed of the random reference model")

@@ -74,6 +74,7 @@ Diagnostics run_diagnose_stage(const DiagnoseArgs& a) {
   opt.w_rc = a.weights[1];
   opt.w_teg = a.weights[2];
   opt.normalisation = a.normalisation;
+  opt.teg_magnitude = !a.signed_teg;
   opt.random_reference = !a.no_random;
   opt.random_seed = a.random_seed;
   Diagnostics d = diagnose(reader, calib, opt);
@@ -116,6 +117,7 @@ void add_plan_flags(CLI::App* sub, PlanArgs& p) {
   sub->add_flag("--sym", p.symmetric, "Symmetric grid (no zero points)");
   sub->add_option("--score-normalisation", p.normalisation,
                   "Rescore the diagnostics first: minmax (METHOD.md) or rank");
+  sub->add_option("--score-teg", p.teg, "Rescore with |TEG| (abs) or signed TEG (METHOD.md)");
   sub->add_option("--score-weights", p.score_weights, "Rescore with these weights of dPPL, RC, TEG")
       ->expected(3);
   sub->add_option("--measurements", p.measurements,
@@ -130,8 +132,10 @@ std::string measurements_path_for(const std::string& diag_path) {
 
 Plan run_plan_stage(const Diagnostics& diag, const PlanArgs& a, const std::string& diag_path) {
   Diagnostics d = diag;
-  if (!a.normalisation.empty() || !a.score_weights.empty()) {
+  if (!a.normalisation.empty() || !a.score_weights.empty() || !a.teg.empty()) {
     if (!a.normalisation.empty()) d.normalisation = a.normalisation;
+    check(a.teg.empty() || a.teg == "abs" || a.teg == "signed", "--score-teg: abs or signed");
+    if (!a.teg.empty()) d.teg_magnitude = a.teg == "abs";
     if (!a.score_weights.empty()) {
       check(a.score_weights.size() == 3, "--score-weights: three values (dPPL, RC, TEG)");
       d.w_dppl = a.score_weights[0], d.w_rc = a.score_weights[1], d.w_teg = a.score_weights[2];

@@ -30,6 +30,7 @@ struct DiagnoseArgs {
   int64_t energy_k = 0;
   std::vector<double> weights = {1, 1, 1};
   std::string normalisation = "minmax";
+  bool signed_teg = false;
   bool no_random = false, json = false;
   uint64_t random_seed = 1234;
 };
@@ -43,6 +44,7 @@ struct PlanArgs {
   // Rescoring of the diagnostics before allocation (empty: as stored).
   std::string normalisation;
   std::vector<double> score_weights;
+  std::string teg;  // "abs" or "signed"; empty: as stored
   double target_bpw = 0;
   std::vector<int> levels = {2, 4};
   int group_size = 128;

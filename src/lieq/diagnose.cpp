@@ -119,6 +119,7 @@ void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSe
   d.w_rc = opt.w_rc;
   d.w_teg = opt.w_teg;
   d.normalisation = opt.normalisation;
+  d.teg_magnitude = opt.teg_magnitude;
   d.random_reference = opt.random_reference;
   d.random_seed = opt.random_seed;
   d.energy_k = opt.energy_k > 0 ? std::min(opt.energy_k, c.hidden) : default_energy_k(c.hidden);
@@ -228,7 +229,8 @@ void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSe
 
 void score_layers(Diagnostics& d) {
   std::vector<double> a, b, c;
-  for (const auto& l : d.layers) a.push_back(l.dppl), b.push_back(l.rc), c.push_back(l.teg);
+  for (const auto& l : d.layers)
+    a.push_back(l.dppl), b.push_back(l.rc), c.push_back(d.teg_magnitude ? std::abs(l.teg) : l.teg);
   check(d.normalisation == "minmax" || d.normalisation == "rank", "unknown score normalisation \"",
         d.normalisation, "\" (minmax, rank)");
   const auto norm = d.normalisation == "rank" ? rank_normalise : min_max_normalise;
@@ -259,6 +261,7 @@ nlohmann::json diagnostics_to_json(const Diagnostics& d) {
   j["settings"] = {{"energy_k", d.energy_k},
                    {"weights", {{"dppl", d.w_dppl}, {"rc", d.w_rc}, {"teg", d.w_teg}}},
                    {"normalisation", d.normalisation},
+                   {"teg_magnitude", d.teg_magnitude},
                    {"random_reference", d.random_reference},
                    {"random_seed", d.random_seed}};
   j["base_ppl"] = d.base_ppl;
@@ -312,6 +315,7 @@ Diagnostics diagnostics_from_json(const json& j, const std::string& src) {
     d.w_rc = st.at("weights").at("rc").get<double>();
     d.w_teg = st.at("weights").at("teg").get<double>();
     d.normalisation = st.value("normalisation", std::string("minmax"));
+    d.teg_magnitude = st.value("teg_magnitude", false);
     d.random_reference = st.at("random_reference").get<bool>();
     d.random_seed = st.at("random_seed").get<uint64_t>();
     d.base_ppl = j.at("base_ppl").get<double>();

@@ -24,6 +24,7 @@ struct DiagnoseOptions {
   bool random_reference = true;   // RC and TEG of a random model of the same config
   double w_dppl = 1, w_rc = 1, w_teg = 1;
   std::string normalisation = "minmax";  // "minmax" (METHOD.md) or "rank"
+  bool teg_magnitude = true;             // score |TEG| (docs/DIAGNOSTICS.md) or signed TEG
   int64_t chunk_rows = 2048;      // calibration rows per forward pass
   bool progress = true;
 };
@@ -51,6 +52,7 @@ struct Diagnostics {
   std::string calib_source;
   double w_dppl = 1, w_rc = 1, w_teg = 1;
   std::string normalisation = "minmax";
+  bool teg_magnitude = true;
   bool random_reference = true;
   uint64_t random_seed = 0;
   std::vector<LayerDiagnostics> layers;
