@@ -16,16 +16,6 @@ namespace {
 
 constexpr float kRound = 12582912.0f;  // 1.5 * 2^23, see qspec.cpp
 
-inline uint32_t as_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-inline float as_float(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 // a^p for a >= 0, p > 0, as exp2(p * log2(a)) with polynomials: relative
 // error below 1e-6, plain arithmetic so the search loop vectorises (std::pow
@@ -34,9 +24,9 @@ inline float as_float(uint32_t u) {
 inline float fast_pow(float a, float p) {
   const float x = a < 1e-30f ? 1e-30f : a;
   // x = 2^e * m with m in [sqrt(1/2), sqrt(2)).
-  const uint32_t u = as_bits(x);
+  const uint32_t u = f32_to_bits(x);
   const int32_t e = int32_t(u - 0x3f3504f3u) >> 23;
-  const float m = as_float(u - (uint32_t(e) << 23));
+  const float m = bits_to_f32(u - (uint32_t(e) << 23));
   // log2(m) = 2 / ln 2 * atanh(t), t = (m - 1) / (m + 1), |t| < 0.172.
   const float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
   const float atanh_t = t * (1.0f + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7))));
@@ -47,7 +37,7 @@ inline float fast_pow(float a, float p) {
   const float f = (y - kf) * 0.69314718055994531f;
   const float ef =
       1.0f + f * (1.0f + f * (0.5f + f * (1.0f / 6 + f * (1.0f / 24 + f * (1.0f / 120 + f * (1.0f / 720))))));
-  const float two_k = as_float(uint32_t(int32_t(kf) + 127) << 23);
+  const float two_k = bits_to_f32(uint32_t(int32_t(kf) + 127) << 23);
   return a < 1e-30f ? 0.0f : two_k * ef;
 }
 

@@ -5,6 +5,8 @@
 // axpy_f32 against double loops.
 #include <gtest/gtest.h>
 
+#include "test_support.h"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -15,13 +17,7 @@
 namespace lieq {
 namespace {
 
-std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
+using testing::random_vec;
 
 struct AttnCase {
   int64_t n_heads, n_kv_heads, head_dim, pos0, n_q, window;

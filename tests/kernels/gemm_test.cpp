@@ -9,6 +9,8 @@
 // stride or transpose (errors of order max|x| * max|w|) always does.
 #include <gtest/gtest.h>
 
+#include "test_support.h"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -19,13 +21,7 @@
 namespace lieq {
 namespace {
 
-std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
+using testing::random_vec;
 
 float max_abs(const std::vector<float>& v) {
   float m = 0;

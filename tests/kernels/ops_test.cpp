@@ -4,6 +4,8 @@
 // emb = cat(freqs, freqs) and rotate_half(x) = cat(-x2, x1)).
 #include <gtest/gtest.h>
 
+#include "test_support.h"
+
 #include <cmath>
 #include <random>
 #include <vector>
@@ -13,13 +15,7 @@
 namespace lieq {
 namespace {
 
-std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
+using testing::random_vec;
 
 constexpr double kEps32 = 1.0 / (1 << 23);  // float32 machine epsilon, 2^-23
 
