@@ -80,6 +80,14 @@ std::vector<float> random_vec(size_t n, uint32_t seed, float scale) {
   return v;
 }
 
+std::vector<float> normal_matrix(int64_t rows, int64_t cols, uint32_t seed, float sd) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, sd);
+  std::vector<float> v(static_cast<size_t>(rows * cols));
+  for (float& x : v) x = nd(rng);
+  return v;
+}
+
 void write_bytes(const fs::path& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary);
   f.write(bytes.data(), std::streamsize(bytes.size()));

@@ -38,6 +38,9 @@ CliResult run_cli(const std::vector<std::string>& args);
 // n values uniform in [-scale, scale] from mt19937 seeded with seed.
 std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f);
 
+// rows x cols values ~ N(0, sd^2) from mt19937 seeded with seed.
+std::vector<float> normal_matrix(int64_t rows, int64_t cols, uint32_t seed, float sd = 1.0f);
+
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
 std::string read_bytes(const std::filesystem::path& path);
 // Copies a model directory (all regular files) to dst.

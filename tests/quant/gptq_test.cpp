@@ -27,13 +27,7 @@
 namespace lieq {
 namespace {
 
-std::vector<float> normal_matrix(int64_t rows, int64_t cols, uint32_t seed, float sd = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, sd);
-  std::vector<float> v(static_cast<size_t>(rows * cols));
-  for (float& x : v) x = nd(rng);
-  return v;
-}
+using testing::normal_matrix;
 
 // Correlated inputs X = Z A, Z [rows, n] and A [n, n] standard normal: H is
 // proportional to A^T Z^T Z A, far from diagonal and badly conditioned

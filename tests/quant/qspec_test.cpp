@@ -12,18 +12,13 @@
 
 #include "expect_error.h"
 #include "quant/qspec.h"
+#include "test_support.h"
 #include "util/half.h"
 
 namespace lieq {
 namespace {
 
-std::vector<float> normal_matrix(int64_t rows, int64_t cols, uint32_t seed, float sd = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, sd);
-  std::vector<float> v(static_cast<size_t>(rows * cols));
-  for (float& x : v) x = nd(rng);
-  return v;
-}
+using testing::normal_matrix;
 
 // ------------------------------------------------------------- bit accounting
 
@@ -144,9 +139,11 @@ TEST(QuantPackingTest, RoundTripEveryWidth) {
         EXPECT_EQ(got, std::vector<uint8_t>(want.begin() + r * cols, want.begin() + (r + 1) * cols));
       }
       // Unused high bits of a row's last byte stay zero.
-      if ((cols * bits) % 8 != 0)
-        for (int64_t r = 0; r < rows; ++r)
+      if ((cols * bits) % 8 != 0) {
+        for (int64_t r = 0; r < rows; ++r) {
           EXPECT_EQ(t.codes[size_t((r + 1) * t.row_bytes() - 1)] >> ((cols * bits) % 8), 0);
+        }
+      }
     }
   }
 }

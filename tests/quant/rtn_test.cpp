@@ -20,13 +20,7 @@
 namespace lieq {
 namespace {
 
-std::vector<float> normal_matrix(int64_t rows, int64_t cols, uint32_t seed, float sd = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, sd);
-  std::vector<float> v(static_cast<size_t>(rows * cols));
-  for (float& x : v) x = nd(rng);
-  return v;
-}
+using testing::normal_matrix;
 
 // Checks every code and parameter of an RTN result against group_params.
 void expect_matches_group_params(const std::vector<float>& w, int64_t rows, int64_t cols,

@@ -32,9 +32,10 @@ TEST_P(ReferencePplSlow, PlainProtocolWithinHalfPercent) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Texts, ReferencePplSlow,
+                         // The Gutenberg book runs in the default suite
+                         // (tests/eval/reference_ppl_test.cpp).
                          ::testing::Values("wikitext-2-raw/wiki.test.raw",
-                                           "tinystories/valid-excerpt.txt",
-                                           "gutenberg/adventures-of-sherlock-holmes.txt"),
+                                           "tinystories/valid-excerpt.txt"),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                            return std::to_string(p.index);
                          });
