@@ -9,6 +9,10 @@
 //   quantize:               n_out * n_in^2 + 2/3 * n_in^3
 //                           (the error propagation: column i updates the
 //                           n_out x (n_in - i) weights after it; plus the factor)
+// GptqQuantize (int4 g128, 4.25 bpw) and GptqQuantizeQ4K (GPTQ into ggml's
+// Q4_K, 4.5 bpw: ggml's scale search per block of 256) run the same shapes
+// and count the same flops; RtnQ4K (llama.cpp's importance-weighted RTN) is
+// the cost without GPTQ.
 //
 //   ./build/bench_gptq                               # all
 //   ./build/bench_gptq --benchmark_filter=Quantize   # one family
@@ -102,6 +106,37 @@ void quantize_bench(benchmark::State& state, bool act_order) {
 }
 
 void BM_GptqQuantize(benchmark::State& state) { quantize_bench(state, false); }
+
+void BM_GptqQuantizeQ4K(benchmark::State& state) {
+  const int64_t n_out = state.range(0), n_in = state.range(1);
+  const std::vector<float> x = calib_inputs(kCalibRows, n_in);
+  const std::vector<float> w = random_vec(size_t(n_out * n_in), 4, 0.02f);
+  lieq::Gptq g(n_in);
+  g.add_batch(x.data(), kCalibRows);
+  for (auto _ : state) {
+    lieq::GgmlQuantized r = g.quantize_ggml(w.data(), n_out, lieq::GgmlType::Q4_K);
+    benchmark::DoNotOptimize(r.data.data());
+  }
+  const double n = double(n_in);
+  set_counters(state, double(n_out) * n * n + 2.0 / 3.0 * n * n * n);
+  state.SetLabel("Q4_K");
+}
+
+void BM_RtnQ4K(benchmark::State& state) {
+  const int64_t n_out = state.range(0), n_in = state.range(1);
+  const std::vector<float> x = calib_inputs(kCalibRows, n_in);
+  const std::vector<float> w = random_vec(size_t(n_out * n_in), 4, 0.02f);
+  lieq::Gptq g(n_in);
+  g.add_batch(x.data(), kCalibRows);
+  const std::vector<float> imp = g.importance();
+  for (auto _ : state) {
+    lieq::GgmlQuantized r = lieq::quantize_ggml_rtn(w.data(), n_out, n_in, lieq::GgmlType::Q4_K,
+                                                    imp.data());
+    benchmark::DoNotOptimize(r.data.data());
+  }
+  state.counters["threads"] = lieq::ThreadPool::global().size();
+  state.SetLabel("Q4_K imatrix");
+}
 void BM_GptqQuantizeActOrder(benchmark::State& state) { quantize_bench(state, true); }
 
 void shapes(benchmark::internal::Benchmark* b) {
@@ -118,6 +153,13 @@ BENCHMARK(BM_GptqAddBatch)->Apply(shapes);
 BENCHMARK(BM_GptqInverseFactor)->ArgNames({"n_out", "n_in"})->Args({0, 256})->Args({0, 768})
     ->Args({0, 2560})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_GptqQuantize)->Apply(shapes);
+BENCHMARK(BM_GptqQuantizeQ4K)->Apply(shapes);
+BENCHMARK(BM_RtnQ4K)->Apply(shapes);
+// A 4096 x 4096 projection (7B-class attention), int4 g128 against Q4_K.
+BENCHMARK(BM_GptqQuantize)->ArgNames({"n_out", "n_in"})->Args({4096, 4096})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_GptqQuantizeQ4K)->ArgNames({"n_out", "n_in"})->Args({4096, 4096})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_GptqQuantizeActOrder)->ArgNames({"n_out", "n_in"})->Args({2560, 2560})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -22,6 +22,7 @@ const char* rope_scaling_name(RopeScalingType t) {
     case RopeScalingType::kNone: return "none";
     case RopeScalingType::kLinear: return "linear";
     case RopeScalingType::kLlama3: return "llama3";
+    case RopeScalingType::kFactors: return "factors (rope_freqs)";
   }
   return "?";
 }

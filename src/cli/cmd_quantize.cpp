@@ -4,16 +4,23 @@
 //   --target-bpw X [--allocator A] [--levels 2,4]
 //                                            one shot: diagnose, plan, quantize, then
 //                                            perplexity before and after
+// An output ending in .gguf gets a GGUF file for llama.cpp: each layer's bits
+// become a ggml block type through --gguf-types (default 2=Q2_K, 3=Q3_K,
+// 4=Q4_K, 5=Q5_K, 6=Q6_K, 8=Q8_0), GPTQ into the block grids or (--method rtn)
+// llama.cpp's importance-weighted rounding.
 #include <chrono>
 #include <iostream>
+#include <map>
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "cli/stages.h"
 #include "eval/perplexity.h"
+#include "io/gguf.h"
 #include "io/tokenizer.h"
 #include "model/load.h"
 #include "model/reader.h"
+#include "pipeline/gguf_export.h"
 #include "pipeline/quantize.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
@@ -31,7 +38,20 @@ struct QuantizeArgs {
   PlanArgs plan;  // one-shot mode (target_bpw > 0)
   std::vector<std::string> eval_data;
   int64_t eval_windows = 0;
+  // GGUF output.
+  std::string gguf_types, embed_type = "Q4_K", output_type = "Q6_K", types_from;
+  bool no_imatrix = false;
 };
+
+bool is_gguf_path(const std::string& p) {
+  return p.size() > 5 && p.compare(p.size() - 5, 5, ".gguf") == 0;
+}
+
+GgmlType type_option(const std::string& flag, const std::string& v) {
+  GgmlType t;
+  if (!parse_ggml_type(v, &t)) fail(flag, ": unknown ggml type \"", v, "\"");
+  return t;
+}
 
 struct PplRow {
   std::string file;
@@ -72,10 +92,12 @@ int run_quantize(const QuantizeArgs& a) {
   opt.rtn.mse_clip = a.mse_clip;
 
   std::string mode;
+  std::vector<GgmlType> plan_types;  // a GGUF plan's per-layer types
   if (!a.plan_file.empty()) {
     const Plan p = read_plan(a.plan_file);
     validate_plan_for_model(p, c, a.plan_file);
     opt.layer_specs = p.layer_specs();
+    if (!p.level_types.empty()) plan_types = p.layer_types();
     opt.extra_files["plan.json"] = read_text_file(a.plan_file);
     mode = "plan " + a.plan_file;
   } else if (a.plan.target_bpw > 0) {
@@ -90,9 +112,12 @@ int run_quantize(const QuantizeArgs& a) {
     PlanArgs pa = a.plan;
     pa.model = a.model;
     pa.calib = da.calib;
+    pa.gguf = is_gguf_path(a.out);
+    pa.gguf_types = a.gguf_types;
     const Plan p = run_plan_stage(d, pa, (std::filesystem::path(a.out).string() + ".diagnostics.json"));
     print_plan(p, std::cerr);
     opt.layer_specs = p.layer_specs();
+    if (!p.level_types.empty()) plan_types = p.layer_types();
     opt.extra_files["diagnostics.json"] = diagnostics_to_json(d).dump(1) + "\n";
     opt.extra_files["diagnostics.svg"] = diagnostics_chart_svg(d);
     opt.extra_files["plan.json"] = plan_to_json(p).dump(1) + "\n";
@@ -106,7 +131,40 @@ int run_quantize(const QuantizeArgs& a) {
   }
   CalibSet calib;
   if (!a.calib.file.empty()) calib = load_calibration(a.model, a.calib, c.max_position_embeddings);
-  QuantizeReport rep = quantize_model(reader, a.calib.file.empty() ? nullptr : &calib, opt, a.out);
+  const CalibSet* calib_ptr = a.calib.file.empty() ? nullptr : &calib;
+  QuantizeReport rep;
+  if (is_gguf_path(a.out)) {
+    GgufExportOptions go;
+    go.base = opt;
+    const GgmlTypeMap map = parse_ggml_type_map(a.gguf_types);
+    for (const QuantSpec& s : opt.layer_specs) {
+      auto it = map.find(s.bits);
+      if (it == map.end()) fail("--gguf-types: no ggml type for ", s.bits, "-bit layers");
+      go.layer_types.push_back(it->second);
+    }
+    if (!plan_types.empty()) go.layer_types = plan_types;
+    go.embed_type = type_option("--embed-type", a.embed_type);
+    go.output_type = type_option("--output-type", a.output_type);
+    go.importance = !a.no_imatrix;
+    if (!a.types_from.empty()) {
+      // Every quantized tensor's type as in another GGUF file of the same model.
+      const GgufReader ref(a.types_from);
+      for (const GgufTensorInfo& t : ref.tensors())
+        if (t.shape.size() == 2 && t.type != GgmlType::F32) go.tensor_types[t.name] = t.type;
+      mode += " with the tensor types of " + a.types_from;
+    }
+    go.name = std::filesystem::path(a.model).filename().string();
+    const Tokenizer tok = Tokenizer::load(a.model);
+    rep = export_gguf(reader, tok, calib_ptr, go, a.out);
+    std::map<std::string, int> n_of;
+    for (GgmlType t : go.layer_types) ++n_of[ggml_type_name(t)];
+    std::string types;
+    for (const auto& [t, n] : n_of) types += cat(types.empty() ? "" : ", ", n, " layers ", t);
+    if (a.plan_file.empty() && a.plan.target_bpw <= 0) mode = "uniform";
+    mode += " -> GGUF: " + types;
+  } else {
+    rep = quantize_model(reader, calib_ptr, opt, a.out);
+  }
   const std::vector<PplRow> ppl = ppl_before_after(a.model, a.out, a.eval_data, a.eval_windows);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   if (a.json) {
@@ -118,7 +176,8 @@ int run_quantize(const QuantizeArgs& a) {
   }
   std::printf("%s -> %s: %s, %s\n", a.model.c_str(), a.out.c_str(), rep.method.c_str(), mode.c_str());
   std::printf("linear %.4f bpw, whole file %.4f bpw (%.2f MB), quantize %.1fs, total %.1fs\n",
-              rep.linear_bpw(), rep.file_bpw(), double(rep.file_bytes) / 1e6, rep.seconds, total);
+              rep.linear_bpw(), rep.file_bpw(),
+              double(rep.file_bytes) / 1e6, rep.seconds, total);
   if (!ppl.empty()) {
     std::printf("%-56s %12s %12s %8s\n", "perplexity", "original", "quantized", "ratio");
     for (const auto& r : ppl)
@@ -132,7 +191,7 @@ void add_quantize(CLI::App& app, Action& action) {
   auto args = std::make_shared<QuantizeArgs>();
   CLI::App* sub = app.add_subcommand("quantize", "Quantize a model (RTN or GPTQ; uniform, from a plan, or one-shot LieQ)");
   sub->add_option("model", args->model, "Hugging Face model directory")->required();
-  sub->add_option("-o,--output", args->out, "Output directory")->required();
+  sub->add_option("-o,--output", args->out, "Output directory, or a .gguf file")->required();
   sub->add_option("--method", args->method, "rtn | gptq")->capture_default_str();
   auto* bits = sub->add_option("--bits", args->bits, "Bits per weight of every layer: 2, 3, 4, 5, 6, 8")
                    ->capture_default_str();
@@ -162,6 +221,18 @@ void add_quantize(CLI::App& app, Action& action) {
   sub->add_option("--eval-windows", args->eval_windows, "Evaluate at most this many windows per file (0 = all)")
       ->capture_default_str();
   sub->add_flag("--json", args->json, "Print the quantize report as JSON");
+  sub->add_option("--gguf-types", args->gguf_types,
+                  "GGUF output: bits -> ggml type, e.g. 2=Q2_K,3=IQ4_XS (over 2=Q2_K,3=Q3_K,4=Q4_K,5=Q5_K,6=Q6_K,8=Q8_0)");
+  sub->add_option("--embed-type", args->embed_type, "GGUF output: token_embd type (untied models)")
+      ->capture_default_str();
+  sub->add_option("--output-type", args->output_type,
+                  "GGUF output: output head type (and token_embd of tied models)")
+      ->capture_default_str();
+  sub->add_option("--types-from", args->types_from,
+                  "GGUF output: take each tensor's type from this GGUF file of the same model "
+                  "(e.g. one llama-quantize made), for comparisons at equal size");
+  sub->add_flag("--no-imatrix", args->no_imatrix,
+                "GGUF output, --method rtn: do not weigh rounding by the calibration's mean x^2");
   plan->excludes(bits);
   target->excludes(bits);
   target->excludes(plan);

@@ -1,5 +1,7 @@
 #include "cli/stages.h"
 
+#include "quant/ggml_policy.h"
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -120,6 +122,10 @@ void add_plan_flags(CLI::App* sub, PlanArgs& p) {
   sub->add_option("--score-teg", p.teg, "Rescore with |TEG| (abs) or signed TEG (METHOD.md)");
   sub->add_option("--score-weights", p.score_weights, "Rescore with these weights of dPPL, RC, TEG")
       ->expected(3);
+  sub->add_flag("--gguf", p.gguf,
+                "Plan for a GGUF file: levels become ggml types (2=Q2_K 3=Q3_K 4=Q4_K 5=Q5_K 6=Q6_K "
+                "8=Q8_0) and cost their real bytes");
+  sub->add_option("--gguf-types", p.gguf_types, "With --gguf: bits -> ggml type, e.g. 2=Q2_K,3=IQ4_XS");
   sub->add_option("--measurements", p.measurements,
                   "Layer measurements for the measured allocator (read if present, else written)");
 }
@@ -150,6 +156,15 @@ Plan run_plan_stage(const Diagnostics& diag, const PlanArgs& a, const std::strin
   std::vector<int> levels = a.levels;
   std::sort(levels.begin(), levels.end());
   levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
+  std::vector<GgmlType> level_types;
+  if (a.gguf || !a.gguf_types.empty()) {
+    const GgmlTypeMap map = parse_ggml_type_map(a.gguf_types);
+    for (int b : levels) {
+      const auto it = map.find(b);
+      if (it == map.end()) fail("--gguf-types: no ggml type for ", b, "-bit layers");
+      level_types.push_back(it->second);
+    }
+  }
   Measurements m;
   if (kind == AllocatorKind::kMeasured) {
     const std::string mpath = a.measurements.empty() ? measurements_path_for(diag_path) : a.measurements;
@@ -185,21 +200,30 @@ Plan run_plan_stage(const Diagnostics& diag, const PlanArgs& a, const std::strin
     }
   }
   return make_plan(d, kind, a.target_bpw, levels, a.group_size, a.symmetric,
-                   kind == AllocatorKind::kMeasured ? &m : nullptr);
+                   kind == AllocatorKind::kMeasured ? &m : nullptr, level_types);
 }
 
 void print_plan(const Plan& p, std::ostream& os) {
   char buf[256];
   std::snprintf(buf, sizeof buf, "allocator %s, target %.4f bpw, levels", p.allocator.c_str(), p.target_bpw);
   os << buf;
-  for (int b : p.levels) os << " " << b;
-  std::snprintf(buf, sizeof buf, ", group %d %s\n", p.group_size, p.symmetric ? "sym" : "asym");
+  for (size_t k = 0; k < p.levels.size(); ++k)
+    os << " " << p.levels[k]
+       << (p.level_types.empty() ? "" : cat("=", ggml_type_name(p.level_types[k])));
+  if (p.level_types.empty())
+    std::snprintf(buf, sizeof buf, ", group %d %s\n", p.group_size, p.symmetric ? "sym" : "asym");
+  else
+    std::snprintf(buf, sizeof buf, " (GGUF)\n");
   os << buf << "bits per layer:";
   for (int b : p.bits) os << " " << b;
-  std::snprintf(buf, sizeof buf,
-                "\nlinear %.4f bpw (%lld params), whole file %.4f bpw, expected size %.2f MB\n",
-                p.linear_bpw(), (long long)p.linear_params, p.file_bpw(),
-                double(p.expected_file_bytes()) / 1e6);
+  if (p.level_types.empty())
+    std::snprintf(buf, sizeof buf,
+                  "\nlinear %.4f bpw (%lld params), whole file %.4f bpw, expected size %.2f MB\n",
+                  p.linear_bpw(), (long long)p.linear_params, p.file_bpw(),
+                  double(p.expected_file_bytes()) / 1e6);
+  else  // the embedding and output types are chosen when quantizing
+    std::snprintf(buf, sizeof buf, "\nlinear %.4f bpw (%lld params), %.2f MB of linear weights\n",
+                  p.linear_bpw(), (long long)p.linear_params, double(p.linear_bits) / 8e6);
   os << buf;
 }
 

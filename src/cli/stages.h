@@ -50,6 +50,9 @@ struct PlanArgs {
   int group_size = 128;
   bool symmetric = false;
   CalibArgs calib;  // for the measured allocator (defaults: the diagnostics' model and calibration)
+  // GGUF plans: levels map to ggml types and cost those types' bytes.
+  bool gguf = false;
+  std::string gguf_types;  // "2=Q2_K,3=IQ4_XS" over the default map
 };
 // --target-bpw, --levels, --allocator, --group-size, --sym, --measurements.
 void add_plan_flags(CLI::App* sub, PlanArgs& p);

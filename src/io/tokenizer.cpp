@@ -283,6 +283,7 @@ struct Tokenizer::Impl {
   std::vector<uint8_t> is_special;       // per id
   std::vector<std::string> merges_text;  // "left right"
   std::unordered_map<uint64_t, MergeEntry> merges;
+  std::vector<int32_t> explicit_ranks;  // from_json's merge_ranks; empty: rank = index
   bool byte_fallback = false;
   bool fuse_unk = false;
   bool ignore_merges = false;
@@ -302,7 +303,8 @@ struct Tokenizer::Impl {
   std::vector<std::string> split_patterns;
 
   bool add_bos = false;
-  int32_t bos = -1, eos = -1, unk = -1;
+  int32_t bos = -1, eos = -1, unk = -1, pad = -1;
+  std::string chat_template;
 
   mutable std::mutex cache_mutex;
   mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache;
@@ -419,9 +421,11 @@ void Tokenizer::Impl::parse_model(const json& m) {
   const json* mj = member(m, "merges");
   if (mj == nullptr) return;
   if (!mj->is_array()) fail(path.string(), ": model.merges must be an array");
+  if (!explicit_ranks.empty() && explicit_ranks.size() != mj->size())
+    fail(path.string(), ": ", explicit_ranks.size(), " merge ranks for ", mj->size(), " merges");
   merges_text.reserve(mj->size());
   merges.reserve(mj->size() * 2);
-  int32_t rank = 0;
+  int32_t rank = 0;  // index into model.merges
   for (const json& e : *mj) {
     std::string left, right;
     if (e.is_string()) {
@@ -448,8 +452,9 @@ void Tokenizer::Impl::parse_model(const json& m) {
            "\"): merged token \"", left + right, "\" is not in the vocabulary");
     const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(il->second)) << 32) |
                          static_cast<uint32_t>(ir->second);
+    const int32_t merge_rank = explicit_ranks.empty() ? rank : explicit_ranks[rank];
     merges.insert_or_assign(
-        key, MergeEntry{rank, im->second});  // a later duplicate wins, as in the library
+        key, MergeEntry{merge_rank, im->second});  // a later duplicate wins, as in the library
     merges_text.push_back(left + " " + right);
     ++rank;
   }
@@ -752,6 +757,18 @@ void Tokenizer::Impl::finish(const json& j, const json* config, const fs::path& 
     if (auto s = token_field(*config, "bos_token")) bos = resolve(*s, "bos_token");
     if (auto s = token_field(*config, "eos_token")) eos = resolve(*s, "eos_token");
     if (auto s = token_field(*config, "unk_token")) unk = resolve(*s, "unk_token");
+    // pad_token is only reported (GGUF export): one outside the vocabulary is ignored.
+    if (auto s = token_field(*config, "pad_token")) pad = lookup(*s);
+    if (const json* t = member(*config, "chat_template")) {
+      if (t->is_string()) {
+        chat_template = t->get<std::string>();
+      } else if (t->is_array()) {
+        for (const json& e : *t)
+          if (e.is_object() && e.value("name", "") == "default" && e.contains("template") &&
+              e["template"].is_string())
+            chat_template = e["template"].get<std::string>();
+      }
+    }
   }
   const bool sp = kind == TokenizerKind::kSentencePieceBpe;
   if (bos < 0 && tmpl.first) bos = tmpl.first_id ? *tmpl.first_id : lookup(*tmpl.first);
@@ -1140,28 +1157,39 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
   return load_files(tokenizer_json, fs::exists(config, ec) ? config : fs::path());
 }
 
+Tokenizer Tokenizer::make(const json& j, const json* config, const fs::path& tokenizer_path,
+                          const fs::path& config_path, std::span<const int32_t> merge_ranks) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = tokenizer_path;
+  impl->explicit_ranks.assign(merge_ranks.begin(), merge_ranks.end());
+  try {
+    impl->parse(j);
+  } catch (const json::exception& e) {
+    fail(tokenizer_path.string(), ": unexpected tokenizer.json structure: ", e.what());
+  }
+  try {
+    impl->finish(j, config, config_path);
+  } catch (const json::exception& e) {
+    fail(config_path.string(), ": unexpected tokenizer_config.json structure: ", e.what());
+  }
+  return Tokenizer(std::move(impl));
+}
+
 Tokenizer Tokenizer::load_files(const fs::path& tokenizer_json,
                                 const fs::path& tokenizer_config_json) {
-  auto impl = std::make_unique<Impl>();
-  impl->path = tokenizer_json;
   std::error_code ec;
   if (!fs::exists(tokenizer_json, ec))
     fail(tokenizer_json.string(), ": no such file (a Hugging Face tokenizer.json is required)");
   const json j = read_json_file(tokenizer_json);
-  try {
-    impl->parse(j);
-  } catch (const json::exception& e) {
-    fail(tokenizer_json.string(), ": unexpected tokenizer.json structure: ", e.what());
-  }
   json config;
   if (!tokenizer_config_json.empty()) config = read_json_file(tokenizer_config_json);
-  try {
-    impl->finish(j, tokenizer_config_json.empty() ? nullptr : &config, tokenizer_config_json);
-  } catch (const json::exception& e) {
-    fail(tokenizer_config_json.string(),
-         ": unexpected tokenizer_config.json structure: ", e.what());
-  }
-  return Tokenizer(std::move(impl));
+  return make(j, tokenizer_config_json.empty() ? nullptr : &config, tokenizer_json,
+              tokenizer_config_json, {});
+}
+
+Tokenizer Tokenizer::from_json(const json& tokenizer_json, const json* tokenizer_config_json,
+                               const fs::path& origin, std::span<const int32_t> merge_ranks) {
+  return make(tokenizer_json, tokenizer_config_json, origin, origin, merge_ranks);
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos) const {
@@ -1351,6 +1379,23 @@ int32_t Tokenizer::eos_id() const {
 int32_t Tokenizer::unk_id() const {
   return impl_->unk;
 }
+int32_t Tokenizer::pad_id() const {
+  return impl_->pad;
+}
+bool Tokenizer::is_special(int32_t id) const {
+  return id >= 0 && static_cast<size_t>(id) < impl_->is_special.size() && impl_->is_special[id];
+}
+bool Tokenizer::add_space_prefix() const {
+  if (impl_->kind != TokenizerKind::kSentencePieceBpe) return false;
+  for (const Normalizer& n : impl_->normalizers)
+    if (n.kind == Normalizer::Kind::kPrepend && n.a == kMetaspaceChar) return true;
+  for (const PreStep& st : impl_->pre_steps)
+    if (st.kind == PreStep::Kind::kMetaspace && st.scheme != PrependScheme::kNever) return true;
+  return false;
+}
+const std::string& Tokenizer::chat_template() const {
+  return impl_->chat_template;
+}
 
 const std::string& Tokenizer::token(int32_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= impl_->id_to_token.size())
@@ -1376,6 +1421,14 @@ std::string Tokenizer::pre_tokenizer_name() const {
   if (p.size() == 1 && p[0] == kLlama3Pattern) return "llama-bpe";
   if (p.size() == 2 && p[0] == kDigitPattern && p[1] == kGpt2Pattern) return "smollm";
   return "default";
+}
+
+std::vector<std::string> Tokenizer::split_patterns_of(std::string_view pre_name) {
+  if (pre_name == "gpt-2") return {std::string(kGpt2Pattern)};
+  if (pre_name == "qwen2") return {std::string(kQwen2Pattern)};
+  if (pre_name == "llama-bpe") return {std::string(kLlama3Pattern)};
+  if (pre_name == "smollm") return {std::string(kDigitPattern), std::string(kGpt2Pattern)};
+  return {};
 }
 
 const std::vector<std::string>& Tokenizer::split_patterns() const {

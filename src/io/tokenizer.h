@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace lieq {
 
 enum class TokenizerKind { kByteLevelBpe, kSentencePieceBpe };
@@ -41,6 +43,15 @@ class Tokenizer {
   // Same from explicit paths (config may be empty = absent).
   static Tokenizer load_files(const std::filesystem::path& tokenizer_json,
                               const std::filesystem::path& tokenizer_config_json);
+  // Same from in-memory documents (config may be null = absent); origin names
+  // them in error messages and token(). merge_ranks, when not empty, gives
+  // model.merges[i] the rank merge_ranks[i] instead of i (one per merge, in
+  // ascending order; equal ranks go leftmost first, as llama.cpp's SPM joins
+  // equal scores).
+  static Tokenizer from_json(const nlohmann::json& tokenizer_json,
+                             const nlohmann::json* tokenizer_config_json,
+                             const std::filesystem::path& origin,
+                             std::span<const int32_t> merge_ranks = {});
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
@@ -67,6 +78,16 @@ class Tokenizer {
   int32_t bos_id() const;  // -1 when none
   int32_t eos_id() const;  // -1 when none
   int32_t unk_id() const;  // -1 when none
+  // pad_token of tokenizer_config.json; -1 when absent or not in the vocabulary.
+  int32_t pad_id() const;
+  // Whether id is an added token marked "special".
+  bool is_special(int32_t id) const;
+  // SentencePiece BPE: whether "▁" is put before the text (a Prepend
+  // normalizer, or Metaspace with a prepend scheme); false for byte-level BPE.
+  bool add_space_prefix() const;
+  // chat_template of tokenizer_config.json (a string, or the entry named
+  // "default" of a list of {name, template}); empty when absent.
+  const std::string& chat_template() const;
 
   // The raw vocabulary as tokenizer.json spells it (for GGUF export).
   const std::string& token(int32_t id) const;
@@ -76,12 +97,20 @@ class Tokenizer {
   // Name of the pre-tokenizer regex family (GGUF tokenizer.ggml.pre):
   // "gpt-2", "llama-bpe", "qwen2", "smollm", or "default".
   std::string pre_tokenizer_name() const;
+  // The split regexes of one of those family names (the inverse of
+  // pre_tokenizer_name); empty for "default" or an unknown name.
+  static std::vector<std::string> split_patterns_of(std::string_view pre_name);
   // The split regexes applied in order (empty for SentencePiece BPE).
   const std::vector<std::string>& split_patterns() const;
 
  private:
   struct Impl;
   explicit Tokenizer(std::unique_ptr<Impl> impl);
+  // Parses tokenizer.json j and the optional config (names for errors).
+  static Tokenizer make(const nlohmann::json& j, const nlohmann::json* config,
+                        const std::filesystem::path& tokenizer_path,
+                        const std::filesystem::path& config_path,
+                        std::span<const int32_t> merge_ranks);
   std::unique_ptr<Impl> impl_;
 };
 

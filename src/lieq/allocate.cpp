@@ -5,6 +5,7 @@
 #include <numeric>
 #include <utility>
 
+#include "quant/ggml_policy.h"
 #include "util/error.h"
 
 namespace lieq {
@@ -16,8 +17,11 @@ using BitTable = std::vector<std::vector<int64_t>>;
 
 void validate_levels(const AllocProblem& p) {
   check(!p.levels.empty(), "allocation: no bit levels given");
+  check(p.level_types.empty() || p.level_types.size() == p.levels.size(), "allocation: ",
+        p.level_types.size(), " ggml types for ", p.levels.size(), " levels");
   for (size_t k = 0; k < p.levels.size(); ++k) {
-    validate_spec(QuantSpec{p.levels[k], p.group_size, p.symmetric}, "allocation");
+    if (p.level_types.empty())
+      validate_spec(QuantSpec{p.levels[k], p.group_size, p.symmetric}, "allocation");
     check(k == 0 || p.levels[k] > p.levels[k - 1], "allocation: bit levels must be strictly ascending (level ",
           k, " is ", p.levels[k], " after ", k > 0 ? p.levels[k - 1] : 0, ")");
   }
@@ -79,7 +83,8 @@ int64_t AllocProblem::layer_bits(size_t l, size_t k) const {
   for (const auto& [rows, cols] : layers[l].linears) {
     check(rows > 0 && cols > 0, "allocation: layer ", l, " has a linear weight of shape [", rows, ", ",
           cols, "]");
-    bits += spec.storage_bits(rows, cols);
+    bits += level_types.empty() ? spec.storage_bits(rows, cols)
+                                : ggml_storage_bits(level_types[k], rows, cols);
   }
   return bits;
 }

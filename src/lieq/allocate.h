@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "quant/ggml_formats.h"
 #include "quant/qspec.h"
 
 namespace lieq {
@@ -25,6 +26,10 @@ struct AllocProblem {
   int group_size = 128;
   bool symmetric = false;
   double target_bpw = 0;       // average over the quantized linear weights
+  // Optional ggml block type of each level (GGUF output): costs are then the
+  // types' real bytes (after llama.cpp's fallback for short rows) instead of
+  // the integer grid's.
+  std::vector<GgmlType> level_types;
   // Storage bits of layer l at level index k.
   int64_t layer_bits(size_t l, size_t k) const;
   int64_t linear_params() const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "quant/ggml_policy.h"
 #include "util/error.h"
 #include "util/json_file.h"
 
@@ -90,15 +91,27 @@ std::vector<QuantSpec> Plan::layer_specs() const {
   return s;
 }
 
+std::vector<GgmlType> Plan::layer_types() const {
+  check(level_types.size() == levels.size(), "plan: no ggml type for every level");
+  std::vector<GgmlType> t;
+  for (int b : bits) {
+    const auto it = std::find(levels.begin(), levels.end(), b);
+    check(it != levels.end(), "plan: ", b, " bits is not one of the plan's levels");
+    t.push_back(level_types[size_t(it - levels.begin())]);
+  }
+  return t;
+}
+
 void account_plan(Plan& p, const std::vector<LayerShapes>& shapes, int64_t other_params,
                   int64_t other_bits) {
   check(shapes.size() == p.bits.size(), "plan: ", p.bits.size(), " layers, model has ", shapes.size());
   p.linear_params = p.linear_bits = 0;
+  const std::vector<GgmlType> types = p.level_types.empty() ? std::vector<GgmlType>{} : p.layer_types();
   for (size_t l = 0; l < shapes.size(); ++l) {
     const QuantSpec s{p.bits[l], p.group_size, p.symmetric};
     for (const auto& [r, c] : shapes[l].linears) {
       p.linear_params += r * c;
-      p.linear_bits += s.storage_bits(r, c);
+      p.linear_bits += types.empty() ? s.storage_bits(r, c) : ggml_storage_bits(types[l], r, c);
     }
   }
   p.other_params = other_params;
@@ -107,8 +120,9 @@ void account_plan(Plan& p, const std::vector<LayerShapes>& shapes, int64_t other
 
 Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw,
                const std::vector<int>& levels, int group_size, bool symmetric,
-               const Measurements* m) {
+               const Measurements* m, const std::vector<GgmlType>& level_types) {
   AllocProblem prob;
+  prob.level_types = level_types;
   prob.layers = d.layer_shapes;
   prob.levels = levels;
   prob.group_size = group_size;
@@ -123,6 +137,7 @@ Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw,
   p.levels = levels;
   p.group_size = group_size;
   p.symmetric = symmetric;
+  p.level_types = level_types;
   Allocation alloc;
   switch (a) {
     case AllocatorKind::kUniform:
@@ -156,6 +171,11 @@ nlohmann::json plan_to_json(const Plan& p) {
   j["levels"] = p.levels;
   j["group_size"] = p.group_size;
   j["symmetric"] = p.symmetric;
+  if (!p.level_types.empty()) {
+    std::vector<std::string> names;
+    for (GgmlType t : p.level_types) names.push_back(ggml_type_name(t));
+    j["ggml_types"] = names;
+  }
   j["layers"] = json::array();
   for (size_t l = 0; l < p.bits.size(); ++l) {
     json e = {{"layer", l}, {"bits", p.bits[l]}};
@@ -163,10 +183,10 @@ nlohmann::json plan_to_json(const Plan& p) {
     j["layers"].push_back(e);
   }
   j["linear_bpw"] = p.linear_bpw();
-  j["file_bpw"] = p.file_bpw();
+  if (p.level_types.empty()) j["file_bpw"] = p.file_bpw();
   j["linear_params"] = p.linear_params;
   j["other_params"] = p.other_params;
-  j["expected_file_bytes"] = p.expected_file_bytes();
+  if (p.level_types.empty()) j["expected_file_bytes"] = p.expected_file_bytes();
   return j;
 }
 
@@ -186,6 +206,13 @@ Plan read_plan(const std::filesystem::path& path) {
     p.levels = j.value("levels", std::vector<int>{});
     p.group_size = j.at("group_size").get<int>();
     p.symmetric = j.value("symmetric", false);
+    for (const auto& name : j.value("ggml_types", std::vector<std::string>{})) {
+      GgmlType t;
+      if (!parse_ggml_type(name, &t)) fail(src, ": unknown ggml type \"", name, "\" in ggml_types");
+      p.level_types.push_back(t);
+    }
+    if (!p.level_types.empty() && p.level_types.size() != p.levels.size())
+      fail(src, ": ggml_types has ", p.level_types.size(), " entries for ", p.levels.size(), " levels");
     const json& layers = j.at("layers");
     if (!layers.is_array()) fail(src, ": \"layers\" must be an array");
     for (size_t i = 0; i < layers.size(); ++i) {
@@ -201,8 +228,13 @@ Plan read_plan(const std::filesystem::path& path) {
   if (p.scores.size() != p.bits.size()) p.scores.clear();
   check(int64_t(p.bits.size()) == p.n_layers, src, ": ", p.bits.size(),
         " layer entries but model.num_layers is ", p.n_layers);
-  for (size_t l = 0; l < p.bits.size(); ++l)
-    validate_spec({p.bits[l], p.group_size, p.symmetric}, cat(src, ": layer ", l));
+  for (size_t l = 0; l < p.bits.size(); ++l) {
+    if (p.level_types.empty())
+      validate_spec({p.bits[l], p.group_size, p.symmetric}, cat(src, ": layer ", l));
+    else
+      check(std::find(p.levels.begin(), p.levels.end(), p.bits[l]) != p.levels.end(), src,
+            ": layer ", l, " has ", p.bits[l], " bits, not one of the levels with a ggml type");
+  }
   return p;
 }
 

@@ -47,6 +47,9 @@ struct Plan {
   std::vector<int> levels;
   int group_size = 128;
   bool symmetric = false;
+  // GGUF plans: the ggml type of each level (costs are those types' bytes);
+  // empty for lieq's integer grids.
+  std::vector<GgmlType> level_types;
   std::vector<int> bits;         // per decoder layer
   std::vector<double> scores;    // the allocator's per-layer scores (empty for uniform/measured)
   int64_t linear_params = 0, linear_bits = 0;
@@ -57,12 +60,14 @@ struct Plan {
   }
   int64_t expected_file_bytes() const { return (linear_bits + other_bits + 7) / 8; }
   std::vector<QuantSpec> layer_specs() const;
+  // Per-layer ggml types (needs level_types).
+  std::vector<GgmlType> layer_types() const;
 };
 
 // Allocates with the chosen allocator. measured needs `m` (else Error).
 Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw,
                const std::vector<int>& levels, int group_size, bool symmetric,
-               const Measurements* m = nullptr);
+               const Measurements* m = nullptr, const std::vector<GgmlType>& level_types = {});
 
 // Recomputes the exact accounting of plan.bits with the diagnostics' shapes.
 void account_plan(Plan& p, const std::vector<LayerShapes>& shapes, int64_t other_params,

@@ -19,6 +19,12 @@ const ArchSpec* find_arch(const std::string& hf_name) {
   return nullptr;
 }
 
+const ArchSpec* find_arch_by_gguf(const std::string& gguf_arch) {
+  for (const auto& a : kArchs)
+    if (gguf_arch == a.gguf_arch) return &a;
+  return nullptr;
+}
+
 std::string supported_arch_names() {
   std::string s;
   for (const auto& a : kArchs) s += (s.empty() ? "" : ", ") + std::string(a.hf_name);
@@ -78,6 +84,10 @@ bool role_present(Role r, const ModelConfig& c) {
 
 std::string hf_layer_tensor_name(Role r, int layer) {
   return cat("model.layers.", layer, ".", role_spec(r).hf_suffix);
+}
+
+std::string gguf_layer_tensor_name(Role r, int layer) {
+  return cat("blk.", layer, ".", role_spec(r).gguf_name);
 }
 
 }  // namespace lieq

@@ -23,6 +23,9 @@ struct ArchSpec {
 
 // Returns nullptr when unknown.
 const ArchSpec* find_arch(const std::string& hf_name);
+// The first architecture writing this general.architecture (llama -> Llama);
+// nullptr when unknown.
+const ArchSpec* find_arch_by_gguf(const std::string& gguf_arch);
 // "LlamaForCausalLM, MistralForCausalLM, ..." for error messages.
 std::string supported_arch_names();
 
@@ -49,6 +52,7 @@ const RoleSpec& role_spec(Role r);
 std::vector<int64_t> role_shape(Role r, const ModelConfig& c);
 bool role_present(Role r, const ModelConfig& c);
 std::string hf_layer_tensor_name(Role r, int layer);
+std::string gguf_layer_tensor_name(Role r, int layer);  // "blk.{layer}.attn_q.weight"
 
 // The linear projections of a decoder layer, in the order GPTQ visits them.
 inline constexpr std::array<Role, 7> kLinearRoles = {Role::kWq, Role::kWk, Role::kWv, Role::kWo,
@@ -57,5 +61,9 @@ inline constexpr std::array<Role, 7> kLinearRoles = {Role::kWq, Role::kWk, Role:
 inline constexpr const char* kHfEmbedding = "model.embed_tokens.weight";
 inline constexpr const char* kHfFinalNorm = "model.norm.weight";
 inline constexpr const char* kHfLmHead = "lm_head.weight";
+inline constexpr const char* kGgufEmbedding = "token_embd.weight";
+inline constexpr const char* kGgufFinalNorm = "output_norm.weight";
+inline constexpr const char* kGgufOutput = "output.weight";
+inline constexpr const char* kGgufRopeFreqs = "rope_freqs.weight";
 
 }  // namespace lieq

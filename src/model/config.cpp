@@ -129,6 +129,10 @@ std::vector<double> rope_inv_freq(const ModelConfig& c) {
         v = (1.0 - smooth) * v / rs.factor + smooth * v;
       }
     }
+  } else if (rs.type == RopeScalingType::kFactors) {
+    check(rs.freq_factors.size() == f.size(), "rope: ", rs.freq_factors.size(),
+          " frequency factors for head_dim ", c.head_dim);
+    for (size_t i = 0; i < f.size(); ++i) f[i] /= rs.freq_factors[i];
   }
   return f;
 }

@@ -10,7 +10,9 @@
 
 namespace lieq {
 
-enum class RopeScalingType : uint8_t { kNone, kLinear, kLlama3 };
+// kFactors: per-frequency divisors given directly (GGUF's rope_freqs.weight,
+// which llama.cpp's converter writes for llama3 scaling).
+enum class RopeScalingType : uint8_t { kNone, kLinear, kLlama3, kFactors };
 
 struct RopeScaling {
   RopeScalingType type = RopeScalingType::kNone;
@@ -19,6 +21,8 @@ struct RopeScaling {
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   int64_t original_max_position_embeddings = 8192;
+  // kFactors only: [head_dim / 2] divisors of the inverse frequencies.
+  std::vector<double> freq_factors;
 };
 
 struct ModelConfig {

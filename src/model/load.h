@@ -1,5 +1,5 @@
-// Loading any model lieq can run: a Hugging Face directory (later also lieq's
-// quantized directories and GGUF files), with its tokenizer.
+// Loading any model lieq can run: a Hugging Face directory, a lieq quantized
+// directory or a GGUF file, with its tokenizer.
 #pragma once
 
 #include <filesystem>

@@ -118,10 +118,10 @@ double relative_error(const float* a, const float* b, size_t n) {
   return den > 0 ? num / den : 0.0;
 }
 
-QuantizedLayer quantize_layer(Forward& fw, const LayerWeights& w, int l, const QuantSpec& spec,
-                              const float* x, int64_t n_seq, int64_t seqlen,
-                              const QuantizeOptions& opt) {
-  QuantizedLayer out;
+LayerSweep quantize_layer_with(Forward& fw, const LayerWeights& w, int l, const float* x,
+                               int64_t n_seq, int64_t seqlen, const QuantizeOptions& opt,
+                               const TensorQuantizer& quantize) {
+  LayerSweep out;
   out.dequantized = w;  // projections replaced by their dequantized values as they are done
   LayerWeights& q = out.dequantized;
   std::vector<float> xc;
@@ -140,26 +140,43 @@ QuantizedLayer quantize_layer(Forward& fw, const LayerWeights& w, int l, const Q
       TensorReport tr;
       tr.name = hf_layer_tensor_name(role, l);
       tr.layer = l;
-      tr.spec = spec;
       tr.rows = wt.rows();
       tr.cols = wt.cols();
-      tr.bpw = spec.bits_per_weight(tr.rows, tr.cols);
-      QuantizedTensor qt;
-      if (opt.method == QuantMethod::kGptq) {
-        check(cap != nullptr, "quantize: GPTQ needs calibration data");
-        GptqResult r = cap->gptq().quantize(wt.ptr(), wt.rows(), spec, opt.gptq);
-        tr.gptq_loss = r.loss;
-        qt = std::move(r.q);
-      } else {
-        qt = quantize_rtn(wt.ptr(), wt.rows(), wt.cols(), spec, opt.rtn);
-      }
-      q[role].data = qt.dequantize();
+      q[role].data = quantize(role, wt, cap ? &cap->gptq() : nullptr, tr);
+      check(q[role].data.size() == wt.data.size(), "quantize: ", tr.name,
+            ": quantizer returned the wrong size");
       if (cap) tr.output_rel_error = relative_output_error(wt, q[role].data, cap->kept());
       tr.seconds = since(t0);
       out.reports.push_back(tr);
-      out.tensors[role] = std::move(qt);
     }
   }
+  return out;
+}
+
+QuantizedLayer quantize_layer(Forward& fw, const LayerWeights& w, int l, const QuantSpec& spec,
+                              const float* x, int64_t n_seq, int64_t seqlen,
+                              const QuantizeOptions& opt) {
+  QuantizedLayer out;
+  auto quantizer = [&](Role role, const Tensor& wt, const Gptq* gptq, TensorReport& tr) {
+    tr.spec = spec;
+    tr.type = spec.name();
+    tr.bpw = spec.bits_per_weight(wt.rows(), wt.cols());
+    QuantizedTensor qt;
+    if (opt.method == QuantMethod::kGptq) {
+      check(gptq != nullptr, "quantize: GPTQ needs calibration data");
+      GptqResult r = gptq->quantize(wt.ptr(), wt.rows(), spec, opt.gptq);
+      tr.gptq_loss = r.loss;
+      qt = std::move(r.q);
+    } else {
+      qt = quantize_rtn(wt.ptr(), wt.rows(), wt.cols(), spec, opt.rtn);
+    }
+    std::vector<float> deq = qt.dequantize();
+    out.tensors[role] = std::move(qt);
+    return deq;
+  };
+  LayerSweep sweep = quantize_layer_with(fw, w, l, x, n_seq, seqlen, opt, quantizer);
+  out.dequantized = std::move(sweep.dequantized);
+  out.reports = std::move(sweep.reports);
   return out;
 }
 
@@ -266,6 +283,7 @@ QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
     LayerReport lr;
     lr.layer = l;
     lr.spec = spec;
+    lr.type = spec.name();
     if (calib) {
       // The layer's output with float weights (for the error) and with the
       // quantized ones (the next layer's input).
@@ -321,6 +339,7 @@ std::string report_json(const QuantizeReport& r) {
   for (const auto& l : r.layers)
     j["layers"].push_back({{"layer", l.layer},
                            {"spec", spec_json(l.spec)},
+                           {"type", l.type},
                            {"output_rel_error", l.output_rel_error},
                            {"seconds", l.seconds}});
   j["tensors"] = json::array();
@@ -328,6 +347,7 @@ std::string report_json(const QuantizeReport& r) {
     j["tensors"].push_back({{"name", t.name},
                             {"layer", t.layer},
                             {"spec", spec_json(t.spec)},
+                            {"type", t.type},
                             {"shape", {t.rows, t.cols}},
                             {"bpw", t.bpw},
                             {"output_rel_error", t.output_rel_error},

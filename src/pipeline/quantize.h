@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ struct TensorReport {
   std::string name;
   int layer = 0;
   QuantSpec spec;
+  std::string type;  // storage: spec.name() or a ggml type ("Q4_K")
   int64_t rows = 0, cols = 0;
   double bpw = 0;
   double output_rel_error = -1;  // ||(W - Q) X|| ^2 / ||W X||^2 on calibration rows; -1: none
@@ -50,6 +52,7 @@ struct TensorReport {
 struct LayerReport {
   int layer = 0;
   QuantSpec spec;
+  std::string type;  // storage of the layer's linear weights (spec.name() or a ggml type)
   double output_rel_error = -1;  // of the decoder layer's output, quantized vs float weights
   double seconds = 0;
 };
@@ -62,7 +65,11 @@ struct QuantizeReport {
   int64_t total_params = 0, total_bits = 0;    // every tensor in the file
   int64_t file_bytes = 0;
   double linear_bpw() const { return double(linear_bits) / double(linear_params); }
-  double file_bpw() const { return double(total_bits) / double(total_params); }
+  // Bits of the real file (headers, metadata and padding included) per parameter;
+  // before the file exists, the tensors' bits per parameter.
+  double file_bpw() const {
+    return double(file_bytes > 0 ? file_bytes * 8 : total_bits) / double(total_params);
+  }
   int64_t calib_samples = 0, calib_seqlen = 0, calib_text_tokens = 0;
   std::string calib_source, calib_warning;
   double seconds = 0;
@@ -78,6 +85,24 @@ struct QuantizedLayer {
   std::map<Role, QuantizedTensor> tensors;
   std::vector<TensorReport> reports;
 };
+
+// Quantizes one projection w [rows, cols] of a layer: `gptq` holds the
+// Hessian of its calibration input (null without calibration). Returns the
+// dequantized weight [rows, cols] and fills tr's bpw, type and gptq_loss.
+class Gptq;
+using TensorQuantizer =
+    std::function<std::vector<float>(Role role, const Tensor& w, const Gptq* gptq, TensorReport& tr)>;
+
+// The layer-sequential sweep of quantize_layer with any quantizer (integer
+// grids, ggml blocks); `reports` gets name, layer, shape, output error, time.
+struct LayerSweep {
+  LayerWeights dequantized;
+  std::vector<TensorReport> reports;
+};
+LayerSweep quantize_layer_with(Forward& fw, const LayerWeights& w, int layer, const float* x,
+                               int64_t n_seq, int64_t seqlen, const QuantizeOptions& opt,
+                               const TensorQuantizer& quantize);
+
 QuantizedLayer quantize_layer(Forward& fw, const LayerWeights& w, int layer, const QuantSpec& spec,
                               const float* x, int64_t n_seq, int64_t seqlen,
                               const QuantizeOptions& opt);

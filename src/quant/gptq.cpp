@@ -47,6 +47,13 @@
 // would reach past the block, so the group's later columns are up to date too.
 // The result is the unblocked algorithm's: tests compare against a plain
 // double-precision GPTQ and get the same codes.
+//
+// ggml's block formats (quantize_ggml) are groups in the same sense: a
+// block's scales are fitted (GgmlBlockGrid::fit, ggml's own search) when the
+// sweep reaches its first column, on the block's current values, with the
+// same early block end, so a Q4_K block of 256 spanning two lazy blocks of
+// 128 is fitted from the tile plus W, which holds every earlier error. Both
+// quantizers share the sweep (gptq_sweep) and differ only in the column step.
 
 namespace lieq {
 
@@ -229,6 +236,333 @@ bool all_finite(const float* x, int64_t n) {
   return bad == 0;
 }
 
+// Subtracts e[s] * urow[j] from the later columns j of the tile (the second
+// half of sweep_column, for quantizers whose per-lane step is not vectorised).
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void propagate_column(float* __restrict t, int64_t count, int64_t i,
+                      const float* __restrict urow, const float* __restrict e) {
+  for (int64_t j = i + 1; j < count; ++j) {
+    const float u = urow[j];
+    float* tj = t + j * kTile;
+    for (int64_t s = 0; s < kTile; ++s) tj[s] -= e[s] * u;
+  }
+}
+
+// ------------------------------------------------- shared by both quantizers
+
+// Dead inputs (never active in the calibration data, diag(H) = 0): GPTQ sets
+// H[i, i] = 1 and zeroes W[:, i]. diag: [n], diag(H) with those 1s.
+struct InputColumns {
+  std::vector<char> dead;
+  std::vector<float> diag;
+};
+
+InputColumns input_columns(const float* h, int64_t n) {
+  InputColumns c;
+  c.dead.resize(static_cast<size_t>(n));
+  c.diag.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = h[i * n + i];
+    c.dead[size_t(i)] = d == 0.0f;
+    c.diag[size_t(i)] = d == 0.0f ? 1.0f : d;
+  }
+  return c;
+}
+
+// W in sweep order, [n_out, n]: element j of row r is w[r, perm[j]], dead
+// columns zeroed. Every weight must be finite (what() names the first bad
+// one). row_fn(r, row) sees each row first, in the original column order
+// with dead columns zeroed. Every element is written: no zero-fill of a
+// buffer that may be 100s of MB.
+template <class RowFn>
+std::unique_ptr<float[]> sweep_weights(const float* w, int64_t n_out, int64_t n,
+                                       const std::vector<char>& dead,
+                                       const std::vector<int64_t>& perm, const RowFn& row_fn) {
+  auto wp = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(n_out * n));
+  pool().parallel_for(0, n_out, std::max<int64_t>(1, 8192 / n), [&](int64_t b, int64_t e, int) {
+    std::vector<float> row(static_cast<size_t>(n));
+    for (int64_t r = b; r < e; ++r) {
+      const float* wr = w + r * n;
+      if (!all_finite(wr, n))
+        for (int64_t c = 0; c < n; ++c)
+          check(std::isfinite(wr[c]), "gptq: weight [", r, ", ", c, "] is ", wr[c]);
+      for (int64_t c = 0; c < n; ++c) row[size_t(c)] = dead[size_t(c)] ? 0.0f : wr[c];
+      row_fn(r, row.data());
+      float* dst = wp.get() + r * n;
+      for (int64_t j = 0; j < n; ++j) dst[j] = row[size_t(perm[size_t(j)])];
+    }
+  });
+  return wp;
+}
+
+// u [n, n] := U, the upper Cholesky factor of (P^T H P + damp * mean(diag) I)^-1
+// (P the sweep order perm, H = h [n, n] with diag [n] on its diagonal), built
+// from J P^T H P J (J the reversal). When Cholesky fails the damping is
+// raised (x10, or 1e-3 from 0) up to kMaxDampRetries times; returns the
+// damping used.
+double damped_factor(const float* h, int64_t n, int64_t n_samples, const std::vector<float>& diag,
+                     const std::vector<int64_t>& perm, double damp, std::vector<float>& u) {
+  double mean_diag = 0;
+  for (float d : diag) mean_diag += double(d);
+  mean_diag /= double(n);
+  u.resize(static_cast<size_t>(n * n));
+  std::vector<float> scratch;
+  for (int attempt = 0;; ++attempt) {
+    const float add = float(damp * mean_diag);
+    pool().parallel_for(0, n, 32, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t pi = perm[size_t(n - 1 - i)];
+        const float* hr = h + pi * n;
+        float* ur = u.data() + i * n;
+        for (int64_t j = 0; j < n; ++j) ur[j] = hr[perm[size_t(n - 1 - j)]];
+        ur[i] = diag[size_t(pi)] + add;
+      }
+    });
+    if (factor_flipped(u.data(), n, scratch)) return damp;
+    check(attempt < kMaxDampRetries, "gptq: Hessian [", n, " x ", n,
+          "] is not positive definite even with damping ", damp, " x mean diagonal (", n_samples,
+          " calibration rows); the calibration inputs are degenerate");
+    damp = damp > 0 ? damp * 10 : 1e-3;
+  }
+}
+
+// One tile of a lazy block, as a column quantizer sees it.
+struct SweepTile {
+  float* t;        // [count, kTile]: column i1 + j of row s0 + s at t[j * kTile + s]
+  int64_t count;   // i2 - i1
+  int64_t i1, i2;  // the block's columns [i1, i2) (sweep order)
+  int64_t s0, st;  // rows s0 .. s0 + st - 1; lanes st .. kTile - 1 are zero padding
+};
+
+// Lane s's current values of columns [c0, c1), c0 >= i1, into out [c1 - c0]:
+// from the tile up to the block's end, then from wp, which has every earlier
+// block's errors (and, when the block ended early at c0's group as
+// gptq_sweep arranges, every error of the columns before c0).
+void current_values(const SweepTile& tl, const float* wp, int64_t n, int64_t s, int64_t c0,
+                    int64_t c1, float* out) {
+  const float* wr = wp + (tl.s0 + s) * n;
+  for (int64_t j = c0; j < c1; ++j) out[j - c0] = j < tl.i2 ? tl.t[(j - tl.i1) * kTile + s] : wr[j];
+}
+
+// GPTQ's sweep over wp [n_out, n] (sweep order; updated in place) with U
+// [n, n]. Each task owns a chunk of rows; columns run in lazy blocks of bs,
+// each block's errors reach the later columns through one GEMM. With
+// group_cols > 0 (groups whose parameters are fitted at their first column),
+// a block ends early at a group start when that group would reach past it.
+// make(r0, r1) builds the column quantizer of rows [r0, r1), with
+//   begin_tile(tile)            before the tile's first column;
+//   column(tile, i, e, loss)    quantizes column i of the tile in all kTile
+//                               lanes, writes the scaled errors (w - q) / d
+//                               to e [kTile] (0 in padding lanes), adds their
+//                               squares to loss [kTile], and subtracts
+//                               e * U[col, j] from the tile's later columns j;
+//   end_tile(tile)              after its last column.
+// Returns the sum of the losses.
+template <class MakeColumns>
+double gptq_sweep(float* wp, const float* u, int64_t n_out, int64_t n, int64_t bs,
+                  int64_t group_cols, const MakeColumns& make) {
+  const int64_t n_chunks = std::min<int64_t>(pool().size(), (n_out + kTile - 1) / kTile);
+  std::vector<double> chunk_loss(static_cast<size_t>(n_chunks), 0.0);
+  pool().parallel_for(0, n_chunks, 1, [&](int64_t cb, int64_t ce, int) {
+    std::vector<float> t(static_cast<size_t>(bs * kTile)), e(static_cast<size_t>(bs * kTile));
+    std::vector<float> errs;
+    float loss[kTile];
+    for (int64_t ch = cb; ch < ce; ++ch) {
+      const int64_t r0 = ch * n_out / n_chunks, r1 = (ch + 1) * n_out / n_chunks;
+      const int64_t rows = r1 - r0;
+      auto columns = make(r0, r1);
+      errs.resize(static_cast<size_t>(rows * bs));
+      double chunk_sum = 0;
+      for (int64_t i1 = 0, i2 = 0; i1 < n; i1 = i2) {
+        i2 = std::min(i1 + bs, n);
+        if (group_cols > 0) {
+          // End the block at a group start when that group reaches past the
+          // block, so that the group's parameters see every earlier error.
+          for (int64_t c = (i1 / group_cols + 1) * group_cols; c < i2; c += group_cols)
+            if (std::min(c + group_cols, n) > i2) {
+              i2 = c;
+              break;
+            }
+        }
+        const int64_t count = i2 - i1;
+        for (int64_t s0 = r0; s0 < r1; s0 += kTile) {
+          const int64_t st = std::min(kTile, r1 - s0);
+          for (int64_t s = 0; s < kTile; ++s) {
+            loss[s] = 0.0f;
+            if (s < st) {
+              const float* src = wp + (s0 + s) * n + i1;
+              for (int64_t j = 0; j < count; ++j) t[size_t(j * kTile + s)] = src[j];
+            } else {
+              for (int64_t j = 0; j < count; ++j) t[size_t(j * kTile + s)] = 0.0f;
+            }
+          }
+          const SweepTile tile{t.data(), count, i1, i2, s0, st};
+          columns.begin_tile(tile);
+          for (int64_t i = 0; i < count; ++i) columns.column(tile, i, e.data() + i * kTile, loss);
+          columns.end_tile(tile);
+          for (int64_t s = 0; s < st; ++s) {
+            float* er = errs.data() + (s0 - r0 + s) * count;
+            for (int64_t i = 0; i < count; ++i) er[i] = e[size_t(i * kTile + s)];
+            chunk_sum += double(loss[s]);
+          }
+        }
+        // The block's errors onto the later columns of these rows.
+        if (i2 < n)
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(n - i2), int(count),
+                      -1.0f, errs.data(), int(count), u + i1 * n + i2, int(n), 1.0f,
+                      wp + r0 * n + i2, int(n));
+      }
+      chunk_loss[size_t(ch)] = chunk_sum;
+    }
+  });
+  double total = 0;
+  for (double l : chunk_loss) total += l;
+  return total;
+}
+
+// ------------------------------------------------------- integer group grids
+
+// What the column quantizers of Gptq::quantize share.
+struct IntegerTarget {
+  const QuantSpec& spec;
+  const RtnOptions& rtn;
+  int64_t n;            // columns
+  int64_t gc;           // columns per group
+  int64_t ng;           // groups per row
+  bool static_groups;   // parameters fixed up front (act_order)
+  const int64_t* perm;  // [n] sweep position -> original column
+  const float* wp;      // [n_out, n] sweep order
+  const float* u;       // [n, n]
+  float* pscale;        // [n_out, ng]
+  float* pzero;         // [n_out, ng]
+  uint8_t* codes;       // [n_out, n] sweep order
+
+  GroupParams params_of(const float* x, int64_t len) const {
+    return rtn.mse_clip ? search_group_params(x, len, spec, rtn) : group_params(x, len, spec);
+  }
+};
+
+class IntegerColumns {
+ public:
+  IntegerColumns(const IntegerTarget& g, int64_t bs)
+      : g_(g), q_(static_cast<size_t>(bs * kTile)), gbuf_(static_cast<size_t>(g.gc)) {}
+
+  void begin_tile(const SweepTile& tl) {
+    for (int64_t s = tl.st; s < kTile; ++s) {
+      sc_[s] = 1.0f;
+      zr_[s] = 0.0f;
+    }
+    loaded_ = -1;
+  }
+
+  void column(const SweepTile& tl, int64_t i, float* e, float* loss) {
+    const int64_t n = g_.n, col = tl.i1 + i;
+    const int64_t g = (g_.static_groups ? g_.perm[col] : col) / g_.gc;
+    if (!g_.static_groups && col == g * g_.gc) {
+      loaded_ = -1;
+      const int64_t c_end = std::min(col + g_.gc, n);
+      for (int64_t s = 0; s < tl.st; ++s) {
+        current_values(tl, g_.wp, n, s, col, c_end, gbuf_.data());
+        const GroupParams p = g_.params_of(gbuf_.data(), c_end - col);
+        g_.pscale[(tl.s0 + s) * g_.ng + g] = p.scale;
+        g_.pzero[(tl.s0 + s) * g_.ng + g] = p.zero;
+      }
+    }
+    if (g != loaded_) {
+      for (int64_t s = 0; s < tl.st; ++s) {
+        sc_[s] = g_.pscale[(tl.s0 + s) * g_.ng + g];
+        zr_[s] = g_.pzero[(tl.s0 + s) * g_.ng + g];
+      }
+      loaded_ = g;
+    }
+    sweep_column(tl.t, tl.count, i, g_.u + col * n + tl.i1, sc_, zr_, float(g_.spec.maxq()), e,
+                 q_.data() + i * kTile, loss);
+  }
+
+  void end_tile(const SweepTile& tl) {
+    for (int64_t s = 0; s < tl.st; ++s) {
+      uint8_t* cr = g_.codes + (tl.s0 + s) * g_.n + tl.i1;
+      for (int64_t i = 0; i < tl.count; ++i) cr[i] = q_[size_t(i * kTile + s)];
+    }
+  }
+
+ private:
+  const IntegerTarget& g_;
+  std::vector<uint8_t> q_;   // [count, kTile] the tile's codes
+  std::vector<float> gbuf_;  // [gc] a group's current values
+  float sc_[kTile], zr_[kTile];
+  int64_t loaded_ = -1;  // the group whose parameters sc_, zr_ hold
+};
+
+// ------------------------------------------------------------ ggml block grids
+
+// What the column quantizers of Gptq::quantize_ggml share. Sweep order is the
+// original order (no act_order).
+struct GgmlTarget {
+  GgmlType type;
+  int64_t n;                 // columns
+  int64_t block;             // columns per ggml block
+  size_t row_bytes;          // bytes per row of data
+  size_t block_bytes;        // bytes per ggml block
+  const float* importance;   // [n] the imatrix for the blocks' fits
+  const float* row_mean_sq;  // [n_out] mean w^2 of each row (legacy formats' weights)
+  const float* wp;           // [n_out, n]
+  const float* u;            // [n, n]
+  uint8_t* data;             // [n_out, row_bytes]
+  float* dequant;            // [n_out, n]
+};
+
+// One GgmlBlockGrid per row of the chunk, alive from a block's first column
+// (fit) to its last (emit): a ggml block may span several lazy blocks.
+class GgmlColumns {
+ public:
+  GgmlColumns(const GgmlTarget& g, int64_t r0, int64_t r1)
+      : g_(g),
+        r0_(r0),
+        grids_(static_cast<size_t>(r1 - r0), GgmlBlockGrid(g.type)),
+        buf_(static_cast<size_t>(g.block)) {}
+
+  void begin_tile(const SweepTile&) {}
+
+  void column(const SweepTile& tl, int64_t i, float* e, float* loss) {
+    const int64_t n = g_.n, col = tl.i1 + i, j = col % g_.block;
+    const float* urow = g_.u + col * n + tl.i1;
+    const float d = urow[i];
+    if (j == 0) {
+      for (int64_t s = 0; s < tl.st; ++s) {
+        current_values(tl, g_.wp, n, s, col, col + g_.block, buf_.data());
+        grid(tl, s).fit(buf_.data(), g_.importance + col, g_.block, g_.row_mean_sq[tl.s0 + s]);
+      }
+    }
+    const float* ti = tl.t + i * kTile;
+    for (int64_t s = 0; s < kTile; ++s) {
+      float es = 0.0f;
+      if (s < tl.st) {
+        const float v = grid(tl, s).quantize_value(j, ti[s]);
+        g_.dequant[(tl.s0 + s) * n + col] = v;
+        es = (ti[s] - v) / d;
+      }
+      e[s] = es;
+      loss[s] += es * es;
+    }
+    if (j == g_.block - 1) {
+      const size_t offset = size_t(col / g_.block) * g_.block_bytes;
+      for (int64_t s = 0; s < tl.st; ++s)
+        grid(tl, s).emit(g_.data + size_t(tl.s0 + s) * g_.row_bytes + offset);
+    }
+    propagate_column(tl.t, tl.count, i, urow, e);
+  }
+
+  void end_tile(const SweepTile&) {}
+
+ private:
+  GgmlBlockGrid& grid(const SweepTile& tl, int64_t s) { return grids_[size_t(tl.s0 + s - r0_)]; }
+  const GgmlTarget& g_;
+  int64_t r0_;
+  std::vector<GgmlBlockGrid> grids_;  // [r1 - r0]
+  std::vector<float> buf_;            // [block] a block's current values
+};
+
 }  // namespace
 
 bool gptq_inverse_cholesky(const float* h, int64_t n, float* u) {
@@ -264,195 +598,79 @@ void Gptq::add_batch(const float* x, int64_t rows) {
   n_samples_ = total;
 }
 
+std::vector<float> Gptq::importance() const {
+  std::vector<float> imp(static_cast<size_t>(n_in_));
+  for (int64_t i = 0; i < n_in_; ++i) imp[size_t(i)] = 0.5f * h_[size_t(i * n_in_ + i)];
+  return imp;
+}
+
+void Gptq::check_quantize_args(int64_t n_out, const GptqOptions& opt, const char* what) const {
+  check(n_out >= 0, what, ": ", n_out, " output rows");
+  check(n_samples_ > 0, what, ": no calibration inputs (add_batch was never called)");
+  check(opt.block_size >= 1, what, ": block size ", opt.block_size, " must be at least 1");
+  check(opt.damp >= 0 && std::isfinite(opt.damp), what, ": damping ", opt.damp,
+        " must be a nonnegative number");
+}
+
 GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
                           const GptqOptions& opt) const {
   validate_spec(spec, "gptq");
-  check(n_out >= 0, "gptq: ", n_out, " output rows");
-  check(n_samples_ > 0, "gptq: no calibration inputs (add_batch was never called)");
-  check(opt.block_size >= 1, "gptq: block size ", opt.block_size, " must be at least 1");
-  check(opt.damp >= 0 && std::isfinite(opt.damp), "gptq: damping ", opt.damp,
-        " must be a nonnegative number");
+  check_quantize_args(n_out, opt, "gptq");
   const int64_t n = n_in_;
   GptqResult res;
   res.q = QuantizedTensor::empty(spec, n_out, n);
   res.damp = opt.damp;
   if (n_out == 0) return res;
   const int64_t ng = spec.n_groups(n), gc = spec.group_cols(n);
-  const int maxq = spec.maxq();
   const bool static_groups = opt.act_order;
-
-  // Dead inputs (never active in the calibration data): H[i, i] = 1, W[:, i] = 0.
-  std::vector<float> diag(static_cast<size_t>(n));
-  std::vector<char> dead(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const float d = h_[size_t(i * n + i)];
-    dead[size_t(i)] = d == 0.0f;
-    diag[size_t(i)] = d == 0.0f ? 1.0f : d;
-  }
+  const InputColumns in = input_columns(h_.data(), n);
 
   // Column order: identity, or decreasing diag(H) (stable, so deterministic).
   std::vector<int64_t> perm(static_cast<size_t>(n));
   std::iota(perm.begin(), perm.end(), int64_t(0));
   if (opt.act_order)
     std::stable_sort(perm.begin(), perm.end(),
-                     [&](int64_t a, int64_t b) { return diag[size_t(a)] > diag[size_t(b)]; });
+                     [&](int64_t a, int64_t b) { return in.diag[size_t(a)] > in.diag[size_t(b)]; });
 
   // Group parameters as floats [n_out, ng]; static groups are fixed here from
   // W (dead columns zeroed), dynamic ones when the sweep reaches them.
   std::vector<float> pscale(static_cast<size_t>(n_out * ng), 1.0f);
   std::vector<float> pzero(static_cast<size_t>(n_out * ng), 0.0f);
-  auto params_of = [&](const float* x, int64_t len) {
-    return opt.rtn.mse_clip ? search_group_params(x, len, spec, opt.rtn)
-                            : group_params(x, len, spec);
-  };
-
-  // W in sweep order (columns permuted), dead columns zeroed.
-  // (Every element is written below: no zero-fill of a buffer that may be 100s of MB.)
-  const auto wp_buf = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(n_out * n));
-  float* const wp = wp_buf.get();
-  pool().parallel_for(0, n_out, std::max<int64_t>(1, 8192 / n), [&](int64_t b, int64_t e, int) {
-    std::vector<float> row(static_cast<size_t>(n));
-    for (int64_t r = b; r < e; ++r) {
-      const float* wr = w + r * n;
-      if (!all_finite(wr, n))
-        for (int64_t c = 0; c < n; ++c)
-          check(std::isfinite(wr[c]), "gptq: weight [", r, ", ", c, "] is ", wr[c]);
-      for (int64_t c = 0; c < n; ++c) row[size_t(c)] = dead[size_t(c)] ? 0.0f : wr[c];
-      if (static_groups) {
-        for (int64_t g = 0; g < ng; ++g) {
-          const int64_t c0 = g * gc;
-          const GroupParams p = params_of(row.data() + c0, std::min(gc, n - c0));
-          pscale[size_t(r * ng + g)] = p.scale;
-          pzero[size_t(r * ng + g)] = p.zero;
-        }
-      }
-      float* dst = wp + r * n;
-      for (int64_t j = 0; j < n; ++j) dst[j] = row[size_t(perm[size_t(j)])];
-    }
-  });
-
-  // U: upper Cholesky factor of (H + damp I)^-1 in sweep order, built from
-  // J P^T H P J (P the column permutation, J the reversal).
-  double mean_diag = 0;
-  for (float d : diag) mean_diag += double(d);
-  mean_diag /= double(n);
-  std::vector<float> u(static_cast<size_t>(n * n)), scratch;
-  double damp = opt.damp;
-  for (int attempt = 0;; ++attempt) {
-    const float add = float(damp * mean_diag);
-    pool().parallel_for(0, n, 32, [&](int64_t b, int64_t e, int) {
-      for (int64_t i = b; i < e; ++i) {
-        const int64_t pi = perm[size_t(n - 1 - i)];
-        const float* hr = h_.data() + pi * n;
-        float* ur = u.data() + i * n;
-        for (int64_t j = 0; j < n; ++j) ur[j] = hr[perm[size_t(n - 1 - j)]];
-        ur[i] = diag[size_t(pi)] + add;
-      }
-    });
-    if (factor_flipped(u.data(), n, scratch)) break;
-    check(attempt < kMaxDampRetries, "gptq: Hessian [", n, " x ", n,
-          "] is not positive definite even with damping ", damp, " x mean diagonal (",
-          n_samples_, " calibration rows); the calibration inputs are degenerate");
-    damp = damp > 0 ? damp * 10 : 1e-3;
-  }
-  res.damp = damp;
-  scratch.clear();
-  scratch.shrink_to_fit();
-
-  // The sweep, a chunk of rows per task.
   const auto codes_buf = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(n_out * n));
-  uint8_t* const codes = codes_buf.get();  // [n_out, n] in sweep (permuted) order
-  const float fq = float(maxq);
-  const int64_t bs = opt.block_size;
-  const int64_t n_chunks = std::min<int64_t>(pool().size(), (n_out + kTile - 1) / kTile);
-  std::vector<double> chunk_loss(static_cast<size_t>(n_chunks), 0.0);
-  const float* uu = u.data();
-  pool().parallel_for(0, n_chunks, 1, [&](int64_t cb, int64_t ce, int) {
-    std::vector<float> t(static_cast<size_t>(bs * kTile)), e(static_cast<size_t>(bs * kTile));
-    std::vector<uint8_t> q(static_cast<size_t>(bs * kTile));
-    std::vector<float> errs, gbuf(static_cast<size_t>(gc));
-    float sc[kTile], zr[kTile], loss[kTile];
-    for (int64_t ch = cb; ch < ce; ++ch) {
-      const int64_t r0 = ch * n_out / n_chunks, r1 = (ch + 1) * n_out / n_chunks;
-      const int64_t rows = r1 - r0;
-      errs.resize(static_cast<size_t>(rows * bs));
-      double chunk_sum = 0;
-      for (int64_t i1 = 0, i2 = 0; i1 < n; i1 = i2) {
-        i2 = std::min(i1 + bs, n);
-        if (!static_groups) {
-          // End the block at a group start when that group reaches past the
-          // block, so that the group's parameters see every earlier error.
-          for (int64_t c = (i1 / gc + 1) * gc; c < i2; c += gc)
-            if (std::min(c + gc, n) > i2) {
-              i2 = c;
-              break;
-            }
-        }
-        const int64_t count = i2 - i1;
-        for (int64_t s0 = r0; s0 < r1; s0 += kTile) {
-          const int64_t st = std::min(kTile, r1 - s0);
-          for (int64_t s = 0; s < kTile; ++s) {
-            loss[s] = 0.0f;
-            if (s < st) {
-              const float* src = wp + (s0 + s) * n + i1;
-              for (int64_t j = 0; j < count; ++j) t[size_t(j * kTile + s)] = src[j];
-            } else {
-              for (int64_t j = 0; j < count; ++j) t[size_t(j * kTile + s)] = 0.0f;
-              sc[s] = 1.0f;
-              zr[s] = 0.0f;
-            }
-          }
-          int64_t loaded = -1;  // the group whose parameters sc, zr hold
-          for (int64_t i = 0; i < count; ++i) {
-            const int64_t col = i1 + i;
-            const int64_t g = (static_groups ? perm[size_t(col)] : col) / gc;
-            if (!static_groups && col == g * gc) {
-              loaded = -1;
-              // The group's current values: in the tile up to the block end,
-              // then in wp (which has every earlier block's errors).
-              const int64_t c_end = std::min(col + gc, n);
-              for (int64_t s = 0; s < st; ++s) {
-                const float* wr = wp + (s0 + s) * n;
-                for (int64_t j = col; j < c_end; ++j)
-                  gbuf[size_t(j - col)] = j < i2 ? t[size_t((j - i1) * kTile + s)] : wr[j];
-                const GroupParams p = params_of(gbuf.data(), c_end - col);
-                pscale[size_t((s0 + s) * ng + g)] = p.scale;
-                pzero[size_t((s0 + s) * ng + g)] = p.zero;
-              }
-            }
-            if (g != loaded) {
-              for (int64_t s = 0; s < st; ++s) {
-                sc[s] = pscale[size_t((s0 + s) * ng + g)];
-                zr[s] = pzero[size_t((s0 + s) * ng + g)];
-              }
-              loaded = g;
-            }
-            sweep_column(t.data(), count, i, uu + col * n + i1, sc, zr, fq,
-                         e.data() + i * kTile, q.data() + i * kTile, loss);
-          }
-          for (int64_t s = 0; s < st; ++s) {
-            float* er = errs.data() + (s0 - r0 + s) * count;
-            uint8_t* cr = codes + (s0 + s) * n + i1;
-            for (int64_t i = 0; i < count; ++i) {
-              er[i] = e[size_t(i * kTile + s)];
-              cr[i] = q[size_t(i * kTile + s)];
-            }
-            chunk_sum += double(loss[s]);
-          }
-        }
-        // The block's errors onto the later columns of these rows.
-        if (i2 < n)
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(n - i2),
-                      int(count), -1.0f, errs.data(), int(count), uu + i1 * n + i2, int(n), 1.0f,
-                      wp + r0 * n + i2, int(n));
-      }
-      chunk_loss[size_t(ch)] = chunk_sum;
+  std::vector<float> u;
+  IntegerTarget target{.spec = spec,
+                       .rtn = opt.rtn,
+                       .n = n,
+                       .gc = gc,
+                       .ng = ng,
+                       .static_groups = static_groups,
+                       .perm = perm.data(),
+                       .wp = nullptr,  // set below, once W is in sweep order
+                       .u = nullptr,
+                       .pscale = pscale.data(),
+                       .pzero = pzero.data(),
+                       .codes = codes_buf.get()};
+
+  const auto wp = sweep_weights(w, n_out, n, in.dead, perm, [&](int64_t r, const float* row) {
+    if (!static_groups) return;
+    for (int64_t g = 0; g < ng; ++g) {
+      const int64_t c0 = g * gc;
+      const GroupParams p = target.params_of(row + c0, std::min(gc, n - c0));
+      pscale[size_t(r * ng + g)] = p.scale;
+      pzero[size_t(r * ng + g)] = p.zero;
     }
   });
+  res.damp = damped_factor(h_.data(), n, n_samples_, in.diag, perm, opt.damp, u);
+  target.wp = wp.get();
+  target.u = u.data();
+  const double loss =
+      gptq_sweep(wp.get(), u.data(), n_out, n, opt.block_size, static_groups ? 0 : gc,
+                 [&](int64_t, int64_t) { return IntegerColumns(target, opt.block_size); });
 
   // Storage: fp16 parameters (already fp16 values) and packed codes.
   QuantizedTensor& qt = res.q;
   const int64_t rb = qt.row_bytes();
+  const uint8_t* const codes = codes_buf.get();
   pool().parallel_for(0, n_out, std::max<int64_t>(1, 16384 / n), [&](int64_t b, int64_t e, int) {
     std::vector<uint8_t> row(static_cast<size_t>(opt.act_order ? n : 0));
     for (int64_t r = b; r < e; ++r) {
@@ -469,9 +687,88 @@ GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
       pack_codes(cr, n, spec.bits, qt.codes.data() + r * rb);
     }
   });
-  double total = 0;
-  for (double l : chunk_loss) total += l;
-  res.loss = total / 2;  // as the reference: sum of (w - q)^2 / d^2, halved
+  res.loss = loss / 2;  // as the reference: sum of (w - q)^2 / d^2, halved
+  return res;
+}
+
+GgmlQuantized Gptq::quantize_ggml(const float* w, int64_t n_out, GgmlType type,
+                                  const GptqOptions& opt) const {
+  const GgmlTypeTraits& tr = ggml_traits(type);
+  check_quantize_args(n_out, opt, "gptq");
+  const int64_t n = n_in_;
+  check(n % tr.block_size == 0, "gptq: ", tr.name, " stores rows in blocks of ", tr.block_size,
+        " values; a layer with ", n, " inputs is not a multiple of that");
+  check(!opt.act_order, "gptq: act_order is not supported for ggml type ", tr.name,
+        " (its blocks are runs of consecutive columns whose scales are fixed when the sweep "
+        "reaches them); quantize without act_order");
+  GgmlQuantized res;
+  res.type = type;
+  res.rows = n_out;
+  res.cols = n;
+  res.damp = opt.damp;
+  const size_t row_bytes = ggml_row_size(type, n);
+  res.data.resize(size_t(n_out) * row_bytes);
+  res.dequant.resize(static_cast<size_t>(n_out * n));
+  if (n_out == 0) return res;
+
+  const InputColumns in = input_columns(h_.data(), n);
+  std::vector<int64_t> perm(static_cast<size_t>(n));
+  std::iota(perm.begin(), perm.end(), int64_t(0));
+  const std::vector<float> imp = importance();
+  // Mean square of each row, as ggml_quantize_row computes it for the legacy
+  // formats' importance weights (a float sum in column order).
+  std::vector<float> row_ms(static_cast<size_t>(n_out));
+  const auto wp = sweep_weights(w, n_out, n, in.dead, perm, [&](int64_t r, const float* row) {
+    float s = 0.0f;
+    for (int64_t c = 0; c < n; ++c) s += row[c] * row[c];
+    row_ms[size_t(r)] = s / float(n);
+  });
+  std::vector<float> u;
+  res.damp = damped_factor(h_.data(), n, n_samples_, in.diag, perm, opt.damp, u);
+
+  const GgmlTarget target{.type = type,
+                          .n = n,
+                          .block = tr.block_size,
+                          .row_bytes = row_bytes,
+                          .block_bytes = tr.type_size,
+                          .importance = imp.data(),
+                          .row_mean_sq = row_ms.data(),
+                          .wp = wp.get(),
+                          .u = u.data(),
+                          .data = res.data.data(),
+                          .dequant = res.dequant.data()};
+  const double loss =
+      gptq_sweep(wp.get(), u.data(), n_out, n, opt.block_size, tr.block_size,
+                 [&](int64_t r0, int64_t r1) { return GgmlColumns(target, r0, r1); });
+  res.loss = loss / 2;
+  return res;
+}
+
+GgmlQuantized quantize_ggml_rtn(const float* w, int64_t rows, int64_t cols, GgmlType type,
+                                const float* importance) {
+  const GgmlTypeTraits& tr = ggml_traits(type);
+  check(rows >= 0 && cols >= 0, "quantize_ggml_rtn: bad shape [", rows, ", ", cols, "]");
+  check(cols % tr.block_size == 0, "quantize_ggml_rtn: ", tr.name, " stores rows in blocks of ",
+        tr.block_size, " values; a row of ", cols, " is not a multiple of that");
+  GgmlQuantized res;
+  res.type = type;
+  res.rows = rows;
+  res.cols = cols;
+  const size_t row_bytes = ggml_row_size(type, cols);
+  res.data.resize(size_t(rows) * row_bytes);
+  res.dequant.resize(static_cast<size_t>(rows * cols));
+  if (rows == 0 || cols == 0) return res;
+  pool().parallel_for(0, rows, 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t r = b; r < e; ++r) {
+      const float* wr = w + r * cols;
+      if (!all_finite(wr, cols))
+        for (int64_t c = 0; c < cols; ++c)
+          check(std::isfinite(wr[c]), "quantize_ggml_rtn: weight [", r, ", ", c, "] is ", wr[c]);
+      uint8_t* dst = res.data.data() + size_t(r) * row_bytes;
+      ggml_quantize_row(type, wr, dst, cols, importance);
+      ggml_dequantize_row(type, dst, res.dequant.data() + r * cols, cols);
+    }
+  });
   return res;
 }
 

@@ -3,11 +3,15 @@
 //   layer's input; quantize(W) then quantizes W column by column, compensating
 //   each column's rounding error on the columns not yet quantized, using the
 //   Cholesky factor of H^-1. The driver decides which layers and in which order.
+//   quantize() targets lieq's integer group grids (QuantSpec); quantize_ggml()
+//   targets ggml's block formats (Q4_K, Q6_K, IQ4_XS ...), so that a GGUF file
+//   carries GPTQ's error compensation and llama.cpp's kernels read it unchanged.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "quant/ggml_formats.h"
 #include "quant/qspec.h"
 #include "quant/rtn.h"
 
@@ -29,6 +33,16 @@ struct GptqResult {
   double damp = 0;  // damping used: opt.damp, or 10x, 100x ... after a failed Cholesky
 };
 
+// A tensor in one of ggml's block formats.
+struct GgmlQuantized {
+  GgmlType type = GgmlType::F32;
+  int64_t rows = 0, cols = 0;
+  std::vector<uint8_t> data;   // rows * ggml_row_size(type, cols) bytes, ggml's layout
+  std::vector<float> dequant;  // [rows, cols]: exactly ggml_dequantize_row of data
+  double loss = 0;             // GPTQ's proxy loss, as GptqResult::loss (0 for RTN)
+  double damp = 0;             // damping used (0 for RTN)
+};
+
 class Gptq {
  public:
   explicit Gptq(int64_t n_in);
@@ -36,11 +50,29 @@ class Gptq {
   void add_batch(const float* x, int64_t rows);
   int64_t n_samples() const { return n_samples_; }
   const std::vector<float>& hessian() const { return h_; }  // [n_in, n_in], 2 X^T X / n
+  // [n_in]: diag(H) / 2 = mean x^2 per input column, what llama.cpp's imatrix
+  // holds for this layer (zero for dead inputs).
+  std::vector<float> importance() const;
   // Quantizes w [n_out, n_in]. Does not modify the accumulated Hessian.
   GptqResult quantize(const float* w, int64_t n_out, const QuantSpec& spec,
                       const GptqOptions& opt = {}) const;
+  // Quantizes w [n_out, n_in] into ggml's `type` (n_in a multiple of its block
+  // size; act_order is rejected, opt.rtn is unused). The sweep runs left to
+  // right; at the first column of each block of a row, the block's scales are
+  // fitted as ggml's quantizer fits them (GgmlBlockGrid::fit) on the block's
+  // current weights, every earlier column's error applied, with importance()
+  // as the imatrix; then each column takes the nearest code under those
+  // scales and its error is propagated as in quantize(). The legacy formats'
+  // importance weights use the mean square of the row as given (as
+  // ggml_quantize_row does). Dead inputs are zeroed in W but, unlike
+  // quantize(), their codes need not decode to 0 (a K-quant grid with a min
+  // may not hold 0): the output does not see it, the loss does.
+  GgmlQuantized quantize_ggml(const float* w, int64_t n_out, GgmlType type,
+                              const GptqOptions& opt = {}) const;
 
  private:
+  void check_quantize_args(int64_t n_out, const GptqOptions& opt, const char* what) const;
+
   int64_t n_in_;
   int64_t n_samples_ = 0;
   std::vector<float> h_;  // running mean, accumulated with SYRK
@@ -51,6 +83,13 @@ class Gptq {
 // u: [n, n] row-major, its strict lower triangle zero. Returns false when the
 // Cholesky factorisation of h fails (not positive definite).
 bool gptq_inverse_cholesky(const float* h, int64_t n, float* u);
+
+// llama.cpp's round-to-nearest quantization (ggml_quantize_rows), for
+// comparison with quantize_ggml: w [rows, cols] (cols a multiple of the
+// type's block size), importance nullable [cols] (an imatrix, e.g.
+// Gptq::importance()). Rows run in parallel on the global pool.
+GgmlQuantized quantize_ggml_rtn(const float* w, int64_t rows, int64_t cols, GgmlType type,
+                                const float* importance);
 
 // ||W X^T - Q X^T||^2 summed over rows of x: the layer objective, for tests
 // and reports. w, q: [n_out, n_in]; x: [rows, n_in].

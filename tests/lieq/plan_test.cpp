@@ -111,3 +111,45 @@ TEST(Plan, FileRoundTripAndValidation) {
 
 }  // namespace
 }  // namespace lieq
+
+namespace lieq {
+namespace {
+
+TEST(Plan, GgufPlansCostTheBlockTypesRealBytes) {
+  testing::TempDir tmp;
+  const Diagnostics d = toy_diagnostics(12);
+  const std::vector<GgmlType> types = {GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K};
+  // Every row is 256 or 768 long: no fallback types.
+  const int64_t per_layer = d.layer_shapes[0].params();
+  // Two layers at Q4_K (4.5 bpw), the rest at Q2_K (2.625 bpw).
+  const double target = (10 * 2.625 + 2 * 4.5) / 12;
+  const Plan p = make_plan(d, AllocatorKind::kLieq, target, {2, 3, 4}, 128, false, nullptr, types);
+  EXPECT_LE(p.linear_bpw(), target);
+  // Exact: Q2_K 84 bytes, Q3_K 110, Q4_K 144 per 256 weights.
+  int64_t exact = 0;
+  for (int b : p.bits) exact += per_layer / 256 * (b == 2 ? 84 : b == 3 ? 110 : 144) * 8;
+  EXPECT_EQ(p.linear_bits, exact);
+  EXPECT_GT(p.linear_bpw(), 0.97 * target);  // the budget is nearly used
+  const std::vector<GgmlType> lt = p.layer_types();
+  for (size_t l = 0; l < lt.size(); ++l) EXPECT_EQ(lt[l], types[size_t(p.bits[l] - 2)]) << l;
+  // The JSON keeps the types; a bad type name is refused.
+  testing::write_bytes(tmp / "plan.json", plan_to_json(p).dump(1));
+  const Plan r = read_plan(tmp / "plan.json");
+  EXPECT_EQ(r.level_types, types);
+  EXPECT_EQ(r.layer_types(), lt);
+  nlohmann::json j = plan_to_json(p);
+  j["ggml_types"][1] = "Q3_X";
+  testing::write_bytes(tmp / "bad.json", j.dump());
+  try {
+    read_plan(tmp / "bad.json");
+    ADD_FAILURE() << "accepted an unknown ggml type";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("bad.json: unknown ggml type \"Q3_X\""));
+  }
+  // Integer-grid costs differ: the same bits cost less as int grids with g128.
+  const Plan ip = make_plan(d, AllocatorKind::kLieq, target, {2, 3, 4}, 128, false);
+  EXPECT_NE(ip.bits, p.bits);
+}
+
+}  // namespace
+}  // namespace lieq
