@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "kernels/vec.h"
 #include "util/error.h"
 
 namespace lieq {
@@ -131,20 +132,16 @@ void for_each_logits_row(Forward& fw, const ModelWeights& weights, const float* 
   const int64_t vocab = fw.config().vocab, d = fw.config().hidden;
   // About 32 MB of logits at a time.
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(rows, (int64_t(8) << 20) / vocab));
-  std::vector<float> logits(size_t(chunk * vocab));
+  float* logits = fw.logits_buffer(chunk * vocab);
   for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
     const int64_t n = std::min(chunk, rows - r0);
-    fw.logits(weights, hidden + r0 * d, n, logits.data());
-    for (int64_t i = 0; i < n; ++i) on_row(r0 + i, logits.data() + i * vocab);
+    fw.logits(weights, hidden + r0 * d, n, logits);
+    for (int64_t i = 0; i < n; ++i) on_row(r0 + i, logits + i * vocab);
   }
 }
 
 double log_sum_exp(const float* logits, int64_t n) {
-  float mx = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, logits[i]);
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += std::exp(double(logits[i] - mx));
-  return double(mx) + std::log(s);
+  return vec().log_sum_exp(logits, n);
 }
 
 }  // namespace lieq

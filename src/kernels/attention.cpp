@@ -5,25 +5,17 @@
 #include <vector>
 
 #include "kernels/gemm.h"
+#include "kernels/ops.h"
+#include "kernels/vec.h"
 
 namespace lieq {
 
-// 16 independent partial sums let the compiler vectorise without -ffast-math.
-__attribute__((target_clones("avx512f", "avx2", "default")))
 float dot_f32(const float* a, const float* b, int64_t n) {
-  float acc[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; ++j) acc[j] += a[i + j] * b[i + j];
-  float s = 0;
-  for (; i < n; ++i) s += a[i] * b[i];
-  for (int j = 0; j < 16; ++j) s += acc[j];
-  return s;
+  return vec().dot(a, b, n);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
 void axpy_f32(float alpha, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+  vec().axpy(alpha, x, y, n);
 }
 
 void attention_rows(const float* q, const float* k, const float* v, float* out,
@@ -47,13 +39,8 @@ void attention_rows(const float* q, const float* k, const float* v, float* out,
     const int64_t lo = s.window > 0 ? std::max<int64_t>(0, p - s.window + 1) - j_lo : 0;
     const int64_t hi = p + 1 - j_lo;  // exclusive
     float* sr = scratch + r * nk;
-    float mx = -INFINITY;
-    for (int64_t j = lo; j < hi; ++j) mx = std::max(mx, sr[j]);
-    float sum = 0;
-    for (int64_t j = lo; j < hi; ++j) sum += sr[j] = std::exp(sr[j] - mx);
-    const float inv = 1.0f / sum;
     for (int64_t j = 0; j < lo; ++j) sr[j] = 0.0f;
-    for (int64_t j = lo; j < hi; ++j) sr[j] *= inv;
+    softmax(sr + lo, hi - lo);
     for (int64_t j = hi; j < nk; ++j) sr[j] = 0.0f;
   }
   // out[rows, hd] = P V

@@ -3,36 +3,20 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/vec.h"
+
 namespace lieq {
 
 void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * dim;
-    float* yr = y + r * dim;
-    double ss = 0;
-    for (int64_t i = 0; i < dim; ++i) ss += double(xr[i]) * double(xr[i]);
-    const float scale = float(1.0 / std::sqrt(ss / double(dim) + double(eps)));
-    for (int64_t i = 0; i < dim; ++i) yr[i] = xr[i] * scale * w[i];
-  }
+  vec().rms_norm(x, w, y, rows, dim, eps);
 }
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  vec().silu_mul(gate, up, out, n);
 }
 
 void softmax(float* x, int64_t n) {
-  float mx = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - mx);
-    sum += x[i];
-  }
-  const float inv = float(1.0 / sum);
-  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+  vec().softmax(x, n);
 }
 
 void add_inplace(float* y, const float* x, int64_t n) {

@@ -1,11 +1,10 @@
 // Row-wise operations of the decoder: RMSNorm, rotary embedding, SwiGLU,
-// softmax. Each has a plain scalar implementation that the tests and the fast
-// paths are checked against.
+// softmax. RMSNorm, SwiGLU and softmax run on the active instruction-set path
+// of kernels/vec.h, whose scalar reference the tests check the fast paths against.
 #pragma once
 
 #include <cstdint>
 #include <vector>
-
 
 namespace lieq {
 

@@ -170,6 +170,11 @@ void Forward::logits(const ModelWeights& w, const float* x_normed, int64_t rows,
   matmul_nt(x_normed, w.output().ptr(), out, rows, config_.vocab, config_.hidden);
 }
 
+float* Forward::logits_buffer(int64_t n) {
+  if (int64_t(logits_buf_.size()) < n) logits_buf_.resize(size_t(n));
+  return logits_buf_.data();
+}
+
 void Forward::run(const ModelWeights& w, const int32_t* tokens, int64_t n_seq, int64_t T,
                   int64_t pos0, KVCache* cache, std::vector<float>& x, LayerObserver* observer) {
   const int64_t rows = n_seq * T;

@@ -76,6 +76,10 @@ class Forward {
   // logits[rows, vocab] = x_normed[rows, hidden] * output^T.
   void logits(const ModelWeights& w, const float* x_normed, int64_t rows, float* out);
 
+  // A buffer of at least n floats owned by this Forward and reused across calls
+  // (logits of a row chunk), so evaluation loops allocate nothing per batch.
+  float* logits_buffer(int64_t n);
+
   // All layers then the final norm: x becomes the normed hidden states [n_seq * T, hidden].
   void run(const ModelWeights& w, const int32_t* tokens, int64_t n_seq, int64_t T, int64_t pos0,
            KVCache* cache, std::vector<float>& x, LayerObserver* observer = nullptr);
@@ -97,6 +101,7 @@ class Forward {
   std::vector<int32_t> pos_;
   std::vector<float> kv_seq_;  // [n_seq, 2, pos0 + T, kv_dim] prefix + own keys/values
   std::vector<std::vector<float>> attn_scratch_;  // per thread [kv_rows]
+  std::vector<float> logits_buf_;                 // see logits_buffer()
 };
 
 }  // namespace lieq

@@ -52,6 +52,27 @@ TEST(MatmulNt, MatchesReferenceOnOddSizes) {
       }
 }
 
+// Products large enough to be split across threads, by rows (m > n) and by
+// columns (n >= m), with and without accumulation.
+TEST(MatmulNt, ParallelSplitsMatchReference) {
+  const int64_t shapes[][3] = {{1001, 40, 65}, {517, 300, 33}, {40, 1001, 65}, {300, 300, 31}};
+  uint32_t seed = 7;
+  for (const auto& s : shapes) {
+    const int64_t m = s[0], n = s[1], k = s[2];
+    const auto x = random_vec(size_t(m * k), seed++, 2.0f);
+    const auto w = random_vec(size_t(n * k), seed++, 0.5f);
+    const auto y0 = random_vec(size_t(m * n), seed++, 1.0f);
+    for (bool acc : {false, true}) {
+      std::vector<float> y = y0, ref = y0;
+      matmul_nt(x.data(), w.data(), y.data(), m, n, k, acc);
+      matmul_nt_ref(x.data(), w.data(), ref.data(), m, n, k, acc);
+      const double tol = tolerance(k, max_abs(x), max_abs(w)) + (acc ? 1e-6 : 0.0);
+      for (size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], ref[i], tol) << "m=" << m << " n=" << n << " k=" << k << " i=" << i;
+    }
+  }
+}
+
 TEST(MatmulNt, ReferenceMatchesPlainDoubleLoop) {
   // The reference itself, against y[i][j] = sum_l x[i][l] * w[j][l] in double.
   const int64_t m = 5, n = 7, k = 33;
