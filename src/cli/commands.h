@@ -20,5 +20,6 @@ void add_kld(CLI::App& app, Action& action);
 void add_quantize(CLI::App& app, Action& action);
 void add_diagnose(CLI::App& app, Action& action);
 void add_plan(CLI::App& app, Action& action);
+void add_compare(CLI::App& app, Action& action);
 
 }  // namespace lieq::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   lieq::cli::add_diagnose(app, action);
   lieq::cli::add_plan(app, action);
   lieq::cli::add_quantize(app, action);
+  lieq::cli::add_compare(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,251 @@
+#include "report/results_table.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "util/error.h"
+
+namespace lieq {
+
+using json = nlohmann::json;
+
+std::string bpw_text(double bpw) {
+  if (std::isnan(bpw)) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", bpw);
+  std::string s = buf;
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+std::string ResultRow::name() const {
+  if (baseline) return "original";
+  return method + "-" + allocator + "-" + bpw_text(target_bpw);
+}
+
+std::string fixed_text(double v, int decimals) {
+  if (std::isnan(v)) return "-";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+void compute_recovery(ComparisonResults& r) {
+  for (ResultRow* row : [&] {
+         std::vector<ResultRow*> all;
+         if (r.has_baseline) all.push_back(&r.baseline);
+         for (ResultRow& x : r.rows) all.push_back(&x);
+         return all;
+       }()) {
+    row->ppl_recovery = row->acc_recovery = ResultRow::kNone;
+    if (!r.has_baseline) continue;
+    const ResultRow& b = r.baseline;
+    if (!std::isnan(row->avg_acc) && !std::isnan(b.avg_acc) && b.avg_acc > 0)
+      row->acc_recovery = 100.0 * row->avg_acc / b.avg_acc;
+    const size_t n = std::min(row->ppl.size(), b.ppl.size());
+    if (n > 0) {
+      double sum = 0;
+      for (size_t i = 0; i < n; ++i) sum += b.ppl[i] / row->ppl[i];
+      row->ppl_recovery = 100.0 * sum / double(n);
+    }
+  }
+}
+
+void sort_rows(std::vector<ResultRow>& rows) {
+  std::stable_sort(rows.begin(), rows.end(), [](const ResultRow& a, const ResultRow& b) {
+    return a.target_bpw < b.target_bpw;
+  });
+}
+
+namespace {
+json num(double v) {
+  return std::isfinite(v) ? json(v) : json();
+}
+double num_from(const json& j) {
+  return j.is_number() ? j.get<double>() : ResultRow::kNone;
+}
+json nums(const std::vector<double>& v) {
+  json a = json::array();
+  for (double x : v) a.push_back(num(x));
+  return a;
+}
+std::vector<double> nums_from(const json& j) {
+  std::vector<double> v;
+  for (const json& x : j) v.push_back(num_from(x));
+  return v;
+}
+}  // namespace
+
+json row_to_json(const ResultRow& row) {
+  json j;
+  j["name"] = row.name();
+  j["baseline"] = row.baseline;
+  j["method"] = row.method;
+  j["allocator"] = row.allocator;
+  j["target_bpw"] = num(row.target_bpw);
+  j["linear_bpw"] = num(row.linear_bpw);
+  j["file_bpw"] = num(row.file_bpw);
+  j["file_bytes"] = row.file_bytes;
+  j["layer_bits"] = row.layer_bits;
+  j["ppl"] = nums(row.ppl);
+  j["acc"] = nums(row.acc);
+  j["average_acc"] = num(row.avg_acc);
+  j["kld_mean"] = num(row.kld_mean);
+  j["top1_agreement"] = num(row.top1_agreement);
+  j["acc_recovery_pct"] = num(row.acc_recovery);
+  j["ppl_recovery_pct"] = num(row.ppl_recovery);
+  j["seconds"] = row.seconds;
+  j["settings"] = row.settings;
+  return j;
+}
+
+ResultRow row_from_json(const json& j, const std::string& source) {
+  ResultRow row;
+  try {
+    row.baseline = j.at("baseline").get<bool>();
+    row.method = j.at("method").get<std::string>();
+    row.allocator = j.at("allocator").get<std::string>();
+    row.target_bpw = num_from(j.at("target_bpw"));
+    row.linear_bpw = num_from(j.at("linear_bpw"));
+    row.file_bpw = num_from(j.at("file_bpw"));
+    row.file_bytes = j.at("file_bytes").get<int64_t>();
+    row.layer_bits = j.at("layer_bits").get<std::vector<int>>();
+    row.ppl = nums_from(j.at("ppl"));
+    row.acc = nums_from(j.at("acc"));
+    row.avg_acc = num_from(j.at("average_acc"));
+    row.kld_mean = num_from(j.at("kld_mean"));
+    row.top1_agreement = num_from(j.at("top1_agreement"));
+    row.seconds = j.at("seconds").get<std::map<std::string, double>>();
+    row.settings = j.at("settings");
+  } catch (const json::exception& e) {
+    fail(source, ": malformed result row: ", e.what());
+  }
+  return row;
+}
+
+json results_to_json(const ComparisonResults& r) {
+  json j;
+  j["format"] = "lieq-compare";
+  j["version"] = 1;
+  j["model"] = r.model;
+  j["data"] = r.data;
+  j["tasks"] = r.tasks;
+  j["kld_data"] = r.kld_data;
+  j["settings"] = json::object();
+  for (const auto& [k, v] : r.settings) j["settings"][k] = v;
+  j["recovery"] = {
+      {"acc_recovery_pct", "average accuracy / the original's average accuracy x 100"},
+      {"ppl_recovery_pct", "mean over data files of ppl(original) / ppl(quantized) x 100"}};
+  j["baseline"] = r.has_baseline ? row_to_json(r.baseline) : json();
+  j["rows"] = json::array();
+  for (const ResultRow& row : r.rows) j["rows"].push_back(row_to_json(row));
+  return j;
+}
+
+std::string markdown_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '|' || c == '\\' || c == '*' || c == '`') o += '\\';
+    if (c == '\n' || c == '\r') {
+      o += ' ';
+      continue;
+    }
+    o += c;
+  }
+  return o;
+}
+
+namespace {
+std::string baseline_label(const ResultRow& b) {
+  return b.method.empty() ? "original" : b.method;
+}
+
+std::vector<std::string> cells_of(const ComparisonResults& r, const ResultRow& row,
+                                  bool first_of_group) {
+  std::vector<std::string> c;
+  if (row.baseline) {
+    c.push_back(bpw_text(row.linear_bpw));
+    c.push_back(baseline_label(row));
+    c.push_back("-");
+  } else {
+    c.push_back(first_of_group ? bpw_text(row.target_bpw) : "");
+    c.push_back(row.method);
+    c.push_back(row.allocator);
+  }
+  c.push_back(fixed_text(row.linear_bpw, 3));
+  c.push_back(fixed_text(double(row.file_bytes) / 1e6, 2));
+  for (size_t i = 0; i < r.data.size(); ++i)
+    c.push_back(i < row.ppl.size() ? fixed_text(row.ppl[i], 2) : "-");
+  for (size_t i = 0; i < r.tasks.size(); ++i)
+    c.push_back(i < row.acc.size() ? fixed_text(100.0 * row.acc[i], 1) : "-");
+  if (!r.tasks.empty()) {
+    c.push_back(fixed_text(100.0 * row.avg_acc, 1));
+    c.push_back(fixed_text(row.acc_recovery, 1));
+  }
+  if (!r.data.empty()) c.push_back(fixed_text(row.ppl_recovery, 1));
+  if (!r.kld_data.empty()) c.push_back(row.baseline ? "0" : fixed_text(row.kld_mean, 4));
+  return c;
+}
+}  // namespace
+
+ResultsTable results_table(const ComparisonResults& r) {
+  ResultsTable t;
+  t.header = {"bpw", "Method", "Allocator", "Linear bpw", "Size (MB)"};
+  for (const std::string& d : r.data) t.header.push_back("PPL " + d);
+  for (const std::string& task : r.tasks) t.header.push_back(task);
+  if (!r.tasks.empty()) {
+    t.header.push_back("Avg");
+    t.header.push_back("Acc rec. %");
+  }
+  if (!r.data.empty()) t.header.push_back("PPL rec. %");
+  if (!r.kld_data.empty()) t.header.push_back("KLD");
+  t.n_text_columns = 3;
+  if (r.has_baseline) {
+    t.rows.push_back(cells_of(r, r.baseline, true));
+    t.baseline.push_back(true);
+    t.group_start.push_back(true);
+  }
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    const bool first = i == 0 || r.rows[i].target_bpw != r.rows[i - 1].target_bpw;
+    t.rows.push_back(cells_of(r, r.rows[i], first));
+    t.baseline.push_back(false);
+    t.group_start.push_back(first);
+  }
+  std::ostringstream os;
+  os << "bpw: target bits per weight of the linear layers; Linear bpw: the real figure "
+        "(scales and zero points included); Size: the model file. ";
+  if (!r.data.empty()) os << "PPL: perplexity (lower is better). ";
+  if (!r.tasks.empty())
+    os << "Tasks: zero-shot accuracy in % (acc); Avg: their unweighted mean; Acc rec.: Avg / "
+          "the original's Avg x 100. ";
+  if (!r.data.empty())
+    os << "PPL rec.: mean over the data files of PPL(original) / PPL(row) x 100. ";
+  if (!r.kld_data.empty())
+    os << "KLD: mean KL divergence (nats per token) from the original on " << r.kld_data << ".";
+  t.legend = os.str();
+  while (!t.legend.empty() && t.legend.back() == ' ') t.legend.pop_back();
+  return t;
+}
+
+std::string results_markdown(const ComparisonResults& r) {
+  const ResultsTable t = results_table(r);
+  std::ostringstream os;
+  auto line = [&](const std::vector<std::string>& cells) {
+    os << "|";
+    for (const std::string& c : cells) os << " " << markdown_escape(c) << " |";
+    os << "\n";
+  };
+  line(t.header);
+  os << "|";
+  for (size_t i = 0; i < t.header.size(); ++i) os << (i < t.n_text_columns ? " --- |" : " ---: |");
+  os << "\n";
+  for (const auto& row : t.rows) line(row);
+  os << "\n" << markdown_escape(t.legend) << "\n";
+  return os.str();
+}
+
+}  // namespace lieq

@@ -1,0 +1,94 @@
+// The results of a comparison (`lieq compare`): one row per quantizer x
+// allocator x bits-per-weight target plus the original model's row, their
+// JSON form (results.json, and one saved row per finished combination for
+// resuming) and the Markdown table in the layout of the paper's tables.
+//
+// Recovery (percent of the original model's quality kept):
+//   accuracy: average accuracy of the row / average accuracy of the original x 100
+//   perplexity: mean over the data files of ppl(original) / ppl(row) x 100
+// so both are 100 for the original and fall as quality is lost.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace lieq {
+
+struct ResultRow {
+  static constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+  bool baseline = false;  // the original model
+  std::string method;     // "rtn", "gptq", "awq"; the stored dtype ("BF16") for the baseline
+  std::string allocator;  // empty for the baseline
+  double target_bpw = kNone;
+  double linear_bpw = 0, file_bpw = 0;  // real: scales, zeros and headers included
+  int64_t file_bytes = 0;
+  std::vector<int> layer_bits;  // per decoder layer (empty for the baseline)
+  std::vector<double> ppl;      // per data file, in ComparisonResults::data order
+  std::vector<double> acc;      // per task, in ComparisonResults::tasks order
+  double avg_acc = kNone;       // unweighted mean over tasks
+  double kld_mean = kNone, top1_agreement = kNone;
+  double ppl_recovery = kNone, acc_recovery = kNone;  // percent; see the file comment
+  std::map<std::string, double> seconds;              // per stage
+  nlohmann::json settings;  // what the row was measured under (resuming compares it)
+
+  // "gptq-lieq-2.5"; "original" for the baseline.
+  std::string name() const;
+};
+
+struct ComparisonResults {
+  std::string model;
+  std::vector<std::string> data;   // column names of the perplexity columns (file stems)
+  std::vector<std::string> tasks;  // column names of the accuracy columns (task names)
+  std::string kld_data;            // what KLD was measured on (empty: no KLD)
+  // Settings shown in reports, in order (name, value).
+  std::vector<std::pair<std::string, std::string>> settings;
+  bool has_baseline = false;
+  ResultRow baseline;
+  std::vector<ResultRow> rows;  // grouped by target bpw (see sort_rows)
+};
+
+// A bits-per-weight value as text for names and tables: "2.5", "4.25".
+std::string bpw_text(double bpw);
+
+// Fills each row's recovery from the baseline (NaN without one).
+void compute_recovery(ComparisonResults& r);
+
+// Stable sort by target bpw, keeping the given order of methods and
+// allocators inside each group.
+void sort_rows(std::vector<ResultRow>& rows);
+
+nlohmann::json row_to_json(const ResultRow& row);
+// Throws Error naming `source` when a field is missing or malformed.
+ResultRow row_from_json(const nlohmann::json& j, const std::string& source);
+
+nlohmann::json results_to_json(const ComparisonResults& r);
+
+// Escapes a cell of a Markdown table: | \ * ` get a backslash, newlines become spaces.
+std::string markdown_escape(const std::string& s);
+
+// The table as text cells: the original on top, then rows grouped by bpw (the bpw written on
+// the first row of each group); columns: bpw, method, allocator, real linear
+// bpw, size, one perplexity per data file, one accuracy (%) per task, their
+// average, accuracy and perplexity recovery (%), KLD; a legend saying what
+// each column is.
+struct ResultsTable {
+  std::vector<std::string> header;
+  size_t n_text_columns = 0;  // left-aligned leading columns; the rest are numbers
+  std::vector<std::vector<std::string>> rows;
+  std::vector<bool> baseline, group_start;  // per row
+  std::string legend;
+};
+ResultsTable results_table(const ComparisonResults& r);
+
+// The table in Markdown, its legend below.
+std::string results_markdown(const ComparisonResults& r);
+
+// Number cells: "-" for NaN.
+std::string fixed_text(double v, int decimals);
+
+}  // namespace lieq
