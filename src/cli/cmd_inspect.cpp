@@ -1,9 +1,13 @@
 // lieq inspect MODEL [--json]: architecture, shapes, parameter counts, dtypes, tokenizer.
 #include <iostream>
 #include <map>
+#include <memory>
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "io/gguf.h"
+#include "io/gguf_tokenizer.h"
+#include "model/gguf_model.h"
 #include "io/safetensors.h"
 #include "io/tokenizer.h"
 #include "model/config.h"
@@ -29,15 +33,32 @@ const char* rope_scaling_name(RopeScalingType t) {
 
 int run_inspect(const InspectArgs& a) {
   const std::filesystem::path dir(a.model);
-  const ModelConfig c = load_config(dir / "config.json");
-  const TensorStore store(dir);
+  // A Hugging Face (or lieq quantized) directory, or a GGUF file.
+  const bool gguf = !std::filesystem::is_directory(dir) && is_gguf_file(dir);
+  std::unique_ptr<GgufReader> g;
+  std::unique_ptr<TensorStore> store;
+  if (gguf) g = std::make_unique<GgufReader>(dir);
+  else store = std::make_unique<TensorStore>(dir);
+  const ModelConfig c = gguf ? config_from_gguf(*g) : load_config(dir / "config.json");
   std::map<std::string, int64_t> dtype_params;
-  for (const auto& name : store.names()) {
-    const TensorView& t = store.get(name);
-    dtype_params[dtype_name(t.dtype)] += t.numel();
+  size_t n_tensors = 0, n_files = 1;
+  int64_t stored_params = 0;
+  if (gguf) {
+    for (const GgufTensorInfo& t : g->tensors()) {
+      dtype_params[ggml_type_name(t.type)] += t.numel();
+      stored_params += t.numel();
+    }
+    n_tensors = g->tensors().size();
+  } else {
+    for (const auto& name : store->names()) {
+      const TensorView& t = store->get(name);
+      dtype_params[dtype_name(t.dtype)] += t.numel();
+    }
+    n_tensors = store->names().size();
+    n_files = store->files().size();
   }
   const ParamCounts p = count_params(c);
-  const Tokenizer tok = Tokenizer::load(dir);
+  const Tokenizer tok = gguf ? tokenizer_from_gguf(*g) : Tokenizer::load(dir);
 
   nlohmann::json j;
   j["path"] = dir.string();
@@ -64,8 +85,13 @@ int run_inspect(const InspectArgs& a) {
                      {"norms", p.norms},         {"biases", p.biases},
                      {"total", p.total()},       {"linear", p.attention + p.mlp}};
   j["stored_dtypes"] = dtype_params;
-  j["num_tensors"] = store.names().size();
-  j["num_files"] = store.files().size();
+  j["num_tensors"] = n_tensors;
+  j["num_files"] = n_files;
+  if (gguf) {
+    j["format"] = "gguf";
+    j["file_bytes"] = g->file_size();
+    j["file_bpw"] = 8.0 * double(g->file_size()) / double(stored_params);
+  }
   j["tokenizer"] = {{"kind", tok.kind_name()},     {"vocab_size", tok.vocab_size()},
                     {"bos_id", tok.bos_id()},      {"eos_id", tok.eos_id()},
                     {"add_bos", tok.add_bos()},    {"pre_tokenizer", tok.pre_tokenizer_name()},
@@ -90,9 +116,12 @@ int run_inspect(const InspectArgs& a) {
               human_count(p.total()).c_str(), human_count(p.embedding).c_str(),
               human_count(p.output).c_str(), human_count(p.attention).c_str(),
               human_count(p.mlp).c_str(), human_count(p.norms).c_str(), human_count(p.biases).c_str());
-  std::printf("stored         %zu tensors in %zu file(s):", store.names().size(), store.files().size());
+  std::printf("stored         %zu tensors in %zu file(s):", n_tensors, n_files);
   for (const auto& [dt, n] : dtype_params) std::printf(" %s %s", dt.c_str(), human_count(n).c_str());
   std::printf("\n");
+  if (gguf)
+    std::printf("gguf           v%u, %.2f MB, %.4f bits per weight (whole file)\n", g->version(),
+                double(g->file_size()) / 1e6, 8.0 * double(g->file_size()) / double(stored_params));
   std::printf("tokenizer      %s, %d tokens, %zu merges, pre-tokenizer %s, bos %d, eos %d, add_bos %s\n",
               tok.kind_name().c_str(), tok.vocab_size(), tok.merges().size(),
               tok.pre_tokenizer_name().c_str(), tok.bos_id(), tok.eos_id(),
@@ -104,7 +133,7 @@ int run_inspect(const InspectArgs& a) {
 void add_inspect(CLI::App& app, Action& action) {
   auto args = std::make_shared<InspectArgs>();
   CLI::App* sub = app.add_subcommand("inspect", "Show a model's architecture, shapes, parameters and tokenizer");
-  sub->add_option("model", args->model, "Hugging Face model directory")->required();
+  sub->add_option("model", args->model, "Hugging Face model directory or GGUF file")->required();
   sub->add_flag("--json", args->json, "Print JSON");
   sub->callback([args, &action] { action = [args] { return run_inspect(*args); }; });
 }
