@@ -7,7 +7,8 @@
 // An output ending in .gguf gets a GGUF file for llama.cpp: each layer's bits
 // become a ggml block type through --gguf-types (default 2=Q2_K, 3=Q3_K,
 // 4=Q4_K, 5=Q5_K, 6=Q6_K, 8=Q8_0), GPTQ into the block grids or (--method rtn)
-// llama.cpp's importance-weighted rounding.
+// llama.cpp's importance-weighted rounding, or (--method awq) AWQ's scales
+// folded in, then that rounding.
 #include <chrono>
 #include <iostream>
 #include <map>
@@ -77,9 +78,10 @@ int run_quantize(const QuantizeArgs& a) {
   const auto t_start = std::chrono::steady_clock::now();
   QuantizeOptions opt;
   if (!parse_method(a.method, &opt.method))
-    fail("--method: unknown method \"", a.method, "\" (rtn, gptq)");
-  if (opt.method == QuantMethod::kGptq && a.calib.file.empty())
-    fail("--calib: GPTQ needs a calibration text file");
+    fail("--method: unknown method \"", a.method, "\" (rtn, gptq, awq)");
+  if (opt.method != QuantMethod::kRtn && a.calib.file.empty())
+    fail("--calib: ", opt.method == QuantMethod::kAwq ? "AWQ" : "GPTQ",
+         " needs a calibration text file");
   for (const auto& f : a.eval_data) (void)read_text_file(f);  // fail early on a bad path
   ModelReader reader(a.model);
   if (reader.quantized())
@@ -189,10 +191,12 @@ int run_quantize(const QuantizeArgs& a) {
 
 void add_quantize(CLI::App& app, Action& action) {
   auto args = std::make_shared<QuantizeArgs>();
-  CLI::App* sub = app.add_subcommand("quantize", "Quantize a model (RTN or GPTQ; uniform, from a plan, or one-shot LieQ)");
+  CLI::App* sub = app.add_subcommand("quantize", "Quantize a model (RTN, GPTQ or AWQ; uniform, from a plan, or one-shot LieQ)");
   sub->add_option("model", args->model, "Hugging Face model directory")->required();
   sub->add_option("-o,--output", args->out, "Output directory, or a .gguf file")->required();
-  sub->add_option("--method", args->method, "rtn | gptq")->capture_default_str();
+  sub->add_option("--method", args->method,
+                  "rtn | gptq | awq (activation-aware scales folded into the norms, then "
+                  "clipped RTN; GGUF: ggml rounding, weighted unless --no-imatrix)")->capture_default_str();
   auto* bits = sub->add_option("--bits", args->bits, "Bits per weight of every layer: 2, 3, 4, 5, 6, 8")
                    ->capture_default_str();
   auto* plan = sub->add_option("--plan", args->plan_file, "Per-layer widths from a plan JSON (lieq plan)");
@@ -232,7 +236,7 @@ void add_quantize(CLI::App& app, Action& action) {
                   "GGUF output: take each tensor's type from this GGUF file of the same model "
                   "(e.g. one llama-quantize made), for comparisons at equal size");
   sub->add_flag("--no-imatrix", args->no_imatrix,
-                "GGUF output, --method rtn: do not weigh rounding by the calibration's mean x^2");
+                "GGUF output, --method rtn or awq: do not weigh rounding by the calibration's mean x^2");
   plan->excludes(bits);
   target->excludes(bits);
   target->excludes(plan);

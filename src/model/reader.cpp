@@ -1,6 +1,7 @@
 #include "model/reader.h"
 
 #include "util/error.h"
+#include "util/mapped_file.h"
 
 namespace lieq {
 namespace fs = std::filesystem;
@@ -78,6 +79,7 @@ Tensor ModelReader::load(const std::string& name, const std::vector<int64_t>& sh
          " implied by config.json");
   dtype_params_[dtype_name(t.dtype)] += t.numel();
   out.data = tensor_to_f32(t);
+  release_pages(t.data, t.nbytes);  // the float copy is what stays in memory
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include "io/gguf_tokenizer.h"
 #include "model/forward.h"
 #include "model/gguf_model.h"
+#include "pipeline/awq_layer.h"
 #include "quant/gptq.h"
 #include "util/error.h"
 #include "util/progress.h"
@@ -71,7 +72,9 @@ QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const Cali
         ": is already a lieq quantized model; quantize the original model instead");
   check(int64_t(opt.layer_types.size()) == c.n_layers, "gguf export: ", opt.layer_types.size(),
         " layer types for ", n_layers, " layers");
-  check(qo.method == QuantMethod::kRtn || calib, "gguf export: GPTQ needs calibration data");
+  check(qo.method == QuantMethod::kRtn || calib,
+        "gguf export: ", qo.method == QuantMethod::kAwq ? "AWQ" : "GPTQ",
+        " needs calibration data");
   check(!qo.gptq.act_order, "gguf export: --act-order is not supported for ggml block types");
   std::error_code ec;
   check(!fs::is_directory(out_path, ec), out_path.string(),
@@ -80,7 +83,7 @@ QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const Cali
   QuantizeReport rep;
   rep.source = reader.dir().string();
   rep.method = std::string(method_name(qo.method)) +
-               (qo.method == QuantMethod::kRtn && calib && opt.importance ? " (imatrix)" : "");
+               (qo.method != QuantMethod::kGptq && calib && opt.importance ? " (imatrix)" : "");
   // The dominant layer type names the file type.
   std::map<GgmlType, int> count;
   for (GgmlType t : opt.layer_types) ++count[t];
@@ -169,7 +172,23 @@ QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const Cali
   for (int l = 0; l < n_layers; ++l) {
     const auto t_layer = Clock::now();
     const GgmlType layer_type = opt.layer_types[size_t(l)];
-    const LayerWeights lw = reader.load_layer(l);
+    // AWQ: the layer with its scales folded in (norms are stored F32 here, so
+    // no rounding); the scale search and the projections then take ggml's
+    // rounding, weighted by the scaled input's mean x^2 when opt.importance.
+    std::unique_ptr<AwqLayer> awq;
+    LayerWeights lw = reader.load_layer(l);
+    if (qo.method == QuantMethod::kAwq) {
+      auto fake_quantizer = [&](Role role) -> FakeQuantizer {
+        const GgmlType t = type_of(gguf_layer_tensor_name(role, l), layer_type, lw[role].cols());
+        const bool weigh = opt.importance;
+        return [t, weigh](const float* wp, int64_t rows, int64_t cols, const float* imp) {
+          return quantize_ggml_rtn(wp, rows, cols, t, weigh ? imp : nullptr).dequant;
+        };
+      };
+      awq = std::make_unique<AwqLayer>(
+          awq_scale_layer(fw, lw, l, x.data(), n_seq, seqlen, qo, fake_quantizer));
+      lw = awq->scaled;
+    }
     std::map<Role, std::vector<uint8_t>> bytes;
     auto quantizer = [&](Role role, const Tensor& wt, const Gptq* gptq, TensorReport& tr) {
       const GgmlType t = type_of(gguf_layer_tensor_name(role, l), layer_type, wt.cols());
@@ -191,6 +210,7 @@ QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const Cali
     };
     LayerSweep sweep =
         quantize_layer_with(fw, lw, l, calib ? x.data() : nullptr, n_seq, seqlen, qo, quantizer);
+    if (awq) set_awq_alphas(*awq, sweep.reports);
     LayerReport lr;
     lr.layer = l;
     lr.type = ggml_type_name(layer_type);

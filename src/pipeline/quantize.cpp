@@ -5,26 +5,42 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 
 #include "kernels/gemm.h"
 #include "model/forward.h"
+#include "pipeline/awq_layer.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/half.h"
 #include "util/json_file.h"
 #include "util/progress.h"
 
 namespace lieq {
 namespace fs = std::filesystem;
 
-const char* method_name(QuantMethod m) { return m == QuantMethod::kRtn ? "rtn" : "gptq"; }
+const char* method_name(QuantMethod m) {
+  switch (m) {
+    case QuantMethod::kRtn:
+      return "rtn";
+    case QuantMethod::kGptq:
+      return "gptq";
+    case QuantMethod::kAwq:
+      return "awq";
+  }
+  return "?";
+}
 
 bool parse_method(const std::string& s, QuantMethod* out) {
-  if (s == "rtn") *out = QuantMethod::kRtn;
-  else if (s == "gptq") *out = QuantMethod::kGptq;
-  else return false;
-  return true;
+  for (QuantMethod m : {QuantMethod::kRtn, QuantMethod::kGptq, QuantMethod::kAwq}) {
+    if (s == method_name(m)) {
+      *out = m;
+      return true;
+    }
+  }
+  return false;
 }
 
 namespace {
@@ -82,6 +98,26 @@ double relative_output_error(const Tensor& w, const std::vector<float>& q,
   double num = 0, den = 0;
   for (size_t i = 0; i < yd.size(); ++i) num += double(yd[i]) * yd[i], den += double(yw[i]) * yw[i];
   return den > 0 ? num / den : 0.0;
+}
+
+// Float tensor values as stored in `dtype` (F32, F16, BF16; rounded to nearest even).
+std::vector<uint8_t> encode_float_tensor(const Tensor& t, DType dtype, const std::string& name) {
+  std::vector<uint8_t> out(t.data.size() * dtype_size(dtype));
+  switch (dtype) {
+    case DType::kF32:
+      std::memcpy(out.data(), t.data.data(), out.size());
+      break;
+    case DType::kF16:
+    case DType::kBF16:
+      for (size_t i = 0; i < t.data.size(); ++i) {
+        const uint16_t h = dtype == DType::kF16 ? f32_to_f16(t.data[i]) : f32_to_bf16(t.data[i]);
+        std::memcpy(out.data() + 2 * i, &h, 2);
+      }
+      break;
+    default:
+      fail("quantize: ", name, ": cannot store a modified ", dtype_name(dtype), " tensor");
+  }
+  return out;
 }
 
 void copy_aux_files(const fs::path& src, const fs::path& dst) {
@@ -167,6 +203,10 @@ QuantizedLayer quantize_layer(Forward& fw, const LayerWeights& w, int l, const Q
       GptqResult r = gptq->quantize(wt.ptr(), wt.rows(), spec, opt.gptq);
       tr.gptq_loss = r.loss;
       qt = std::move(r.q);
+    } else if (opt.method == QuantMethod::kAwq) {
+      check(gptq != nullptr, "quantize: AWQ needs calibration data");
+      qt = awq_quantize_clipped(wt.ptr(), wt.rows(), wt.cols(), spec, gptq->hessian().data(),
+                                opt.awq);
     } else {
       qt = quantize_rtn(wt.ptr(), wt.rows(), wt.cols(), spec, opt.rtn);
     }
@@ -174,7 +214,19 @@ QuantizedLayer quantize_layer(Forward& fw, const LayerWeights& w, int l, const Q
     out.tensors[role] = std::move(qt);
     return deq;
   };
-  LayerSweep sweep = quantize_layer_with(fw, w, l, x, n_seq, seqlen, opt, quantizer);
+  LayerSweep sweep;
+  if (opt.method == QuantMethod::kAwq) {
+    check(x != nullptr, "quantize: AWQ needs calibration data");
+    // The scale search rounds with plain RTN (the reference's pseudo-quantizer).
+    const FakeQuantizer rtn = [&spec](const float* wp, int64_t rows, int64_t cols, const float*) {
+      return quantize_rtn(wp, rows, cols, spec).dequantize();
+    };
+    const AwqLayer a = awq_scale_layer(fw, w, l, x, n_seq, seqlen, opt, [&](Role) { return rtn; });
+    sweep = quantize_layer_with(fw, a.scaled, l, x, n_seq, seqlen, opt, quantizer);
+    set_awq_alphas(a, sweep.reports);
+  } else {
+    sweep = quantize_layer_with(fw, w, l, x, n_seq, seqlen, opt, quantizer);
+  }
   out.dequantized = std::move(sweep.dequantized);
   out.reports = std::move(sweep.reports);
   return out;
@@ -190,7 +242,8 @@ QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
   check(int64_t(opt.layer_specs.size()) == c.n_layers, "quantize: ", opt.layer_specs.size(),
         " layer specs for ", n_layers, " layers");
   for (int l = 0; l < n_layers; ++l) validate_spec(opt.layer_specs[size_t(l)], cat("layer ", l));
-  check(opt.method == QuantMethod::kRtn || calib, "quantize: GPTQ needs calibration data");
+  check(opt.method == QuantMethod::kRtn || calib,
+        "quantize: ", opt.method == QuantMethod::kAwq ? "AWQ" : "GPTQ", " needs calibration data");
 
   // Output directory: refuse to clobber something that is not ours.
   std::error_code ec;
@@ -277,7 +330,12 @@ QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
     const auto t_layer = Clock::now();
     const QuantSpec& spec = opt.layer_specs[size_t(l)];
     const LayerWeights w = reader.load_layer(l);
-    QuantizedLayer ql = quantize_layer(fw, w, l, spec, calib ? x.data() : nullptr, n_seq, seqlen, opt);
+    QuantizeOptions lo = opt;
+    for (const RoleSpec& r : role_table())
+      if (role_present(r.role, c) && !r.is_linear)
+        lo.stored_dtypes[r.role] = reader.store().get(hf_layer_tensor_name(r.role, l)).dtype;
+    QuantizedLayer ql =
+        quantize_layer(fw, w, l, spec, calib ? x.data() : nullptr, n_seq, seqlen, lo);
     for (auto& tr : ql.reports) rep.tensors.push_back(tr);
     const LayerWeights& q = ql.dequantized;
     LayerReport lr;
@@ -292,9 +350,22 @@ QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
       run_layer_chunks(fw, q, l, x.data(), n_seq, seqlen, opt.chunk_rows, nullptr);
       lr.output_rel_error = relative_error(x.data(), x_fp.data(), x.size());
     }
-    // Stream this layer: unquantized tensors, then the quantized linears.
-    for (const RoleSpec& r : role_table())
-      if (role_present(r.role, c) && !r.is_linear) write_raw(hf_layer_tensor_name(r.role, l));
+    // Stream this layer: unquantized tensors (AWQ's folded norms and biases
+    // re-encoded in their source dtype; they were rounded to it before the
+    // fold, so the encoding is exact), then the quantized linears.
+    for (const RoleSpec& r : role_table()) {
+      if (!role_present(r.role, c) || r.is_linear) continue;
+      const std::string name = hf_layer_tensor_name(r.role, l);
+      const bool folded =
+          r.role == Role::kAttnNorm || r.role == Role::kFfnNorm || r.role == Role::kBv;
+      if (opt.method == QuantMethod::kAwq && folded) {
+        const std::vector<uint8_t> bytes =
+            encode_float_tensor(q[r.role], reader.store().get(name).dtype, name);
+        writer.write(name, bytes.data(), bytes.size());
+      } else {
+        write_raw(name);
+      }
+    }
     for (Role role : kLinearRoles)
       write_quantized(writer, hf_layer_tensor_name(role, l), ql.tensors.at(role));
     lr.seconds = since(t_layer);
@@ -352,6 +423,7 @@ std::string report_json(const QuantizeReport& r) {
                             {"bpw", t.bpw},
                             {"output_rel_error", t.output_rel_error},
                             {"gptq_loss", t.gptq_loss},
+                            {"awq_alpha", t.awq_alpha},
                             {"seconds", t.seconds}});
   return j.dump(1) + "\n";
 }

@@ -4,6 +4,13 @@
 // calibrated with the groups before it already quantized. Memory: one layer's
 // weights plus the calibration activations; weights are read from the
 // memory-mapped source and the output is streamed to disk.
+//
+// Methods: RTN (optional MSE clipping), GPTQ, and AWQ (pipeline/awq_layer.h:
+// each layer's scales searched on the float layer and folded into the norms /
+// v_proj / up_proj first, then the scaled projections rounded to nearest after
+// a clip search on their output error). AWQ changes tensors that are not
+// quantized (the norms, and v's bias when o is scaled): the output stores the
+// folded values in the source's dtype, so loading it gives the AWQ model.
 #pragma once
 
 #include <cstdint>
@@ -13,15 +20,17 @@
 #include <string>
 #include <vector>
 
+#include "eval/calibration.h"
+#include "io/dtype.h"
 #include "model/forward.h"
 #include "model/reader.h"
-#include "eval/calibration.h"
+#include "quant/awq.h"
 #include "quant/gptq.h"
 #include "quant/rtn.h"
 
 namespace lieq {
 
-enum class QuantMethod : uint8_t { kRtn, kGptq };
+enum class QuantMethod : uint8_t { kRtn, kGptq, kAwq };
 const char* method_name(QuantMethod m);
 bool parse_method(const std::string& s, QuantMethod* out);
 
@@ -30,6 +39,10 @@ struct QuantizeOptions {
   std::vector<QuantSpec> layer_specs;  // one per decoder layer (all its linear weights)
   GptqOptions gptq;
   RtnOptions rtn;
+  AwqOptions awq;
+  // AWQ: the dtype each folded norm / bias is stored in, its values rounded to
+  // it (F32 when absent); quantize_model sets it from the source.
+  std::map<Role, DType> stored_dtypes;
   int64_t chunk_rows = 4096;    // calibration rows per forward pass
   int64_t error_rows = 512;     // rows used to measure each tensor's output error
   bool progress = true;
@@ -46,6 +59,7 @@ struct TensorReport {
   double bpw = 0;
   double output_rel_error = -1;  // ||(W - Q) X|| ^2 / ||W X||^2 on calibration rows; -1: none
   double gptq_loss = -1;
+  double awq_alpha = -1;  // AWQ: the exponent of its group's scales; -1: not scaled
   double seconds = 0;
 };
 
@@ -79,7 +93,8 @@ struct QuantizeReport {
 // group calibrated on inputs computed with the groups before it quantized.
 // x: the layer's calibration input [n_seq * seqlen, hidden] (null for RTN
 // without calibration; left unchanged). Returns the quantized tensors, the
-// layer with dequantized projections, and per-tensor reports.
+// layer with dequantized projections (and, for AWQ, its folded norms and
+// biases: what the output stores), and per-tensor reports.
 struct QuantizedLayer {
   LayerWeights dequantized;
   std::map<Role, QuantizedTensor> tensors;

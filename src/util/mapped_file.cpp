@@ -76,4 +76,11 @@ std::string read_text_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
+void release_pages(const void* p, size_t n) {
+  static const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t b = (uintptr_t(p) + page - 1) / page * page;
+  const uintptr_t e = (uintptr_t(p) + n) / page * page;
+  if (e > b) (void)madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+}
+
 }  // namespace lieq

@@ -30,6 +30,13 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Tells the kernel the pages wholly inside [p, p + n) of a read-only file
+// mapping are not needed now (madvise MADV_DONTNEED): they leave the process's
+// resident set and are read again from the page cache if touched. Used after
+// a tensor was converted, so reading a model layer by layer keeps one layer's
+// bytes resident, not the whole file. A no-op when the range holds no whole page.
+void release_pages(const void* p, size_t n);
+
 // Reads a whole file into a string; throws Error naming the path on failure.
 std::string read_text_file(const std::filesystem::path& path);
 
