@@ -3,7 +3,8 @@
 # it only calls apt-get when a package is missing.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev liblapacke-dev nlohmann-json3-dev
-  libcli11-dev libpcre2-dev libgtest-dev libbenchmark-dev)
+  libcli11-dev libpcre2-dev libgtest-dev libbenchmark-dev
+  jq time)  # jq, time: the bench scripts
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -83,6 +83,23 @@ Tensor ModelReader::load(const std::string& name, const std::vector<int64_t>& sh
   return out;
 }
 
+void ModelReader::embed_tokens(const int32_t* ids, int64_t n, float* x) {
+  const ModelConfig& c = config_;
+  const TensorView& t = store_->get(kHfEmbedding);
+  const std::string where = t.file.string() + ": tensor \"" + std::string(kHfEmbedding) + "\"";
+  if (t.shape != std::vector<int64_t>{c.vocab, c.hidden})
+    fail(where, ": shape ", t.shape_str(), " does not match ", shape_str({c.vocab, c.hidden}),
+         " implied by config.json");
+  if (!dtype_info(t.dtype).is_float || t.dtype == DType::kF64)
+    fail(where, ": dtype ", dtype_name(t.dtype), " is not a supported weight type (F32, F16, BF16)");
+  const size_t row_bytes = t.nbytes / size_t(c.vocab);
+  for (int64_t i = 0; i < n; ++i) {
+    check(ids[i] >= 0 && ids[i] < c.vocab, "token id ", ids[i], " out of range [0, ", c.vocab, ")");
+    convert_to_f32(t.dtype, t.data + size_t(ids[i]) * row_bytes, x + i * c.hidden, size_t(c.hidden));
+  }
+  release_pages(t.data, t.nbytes);
+}
+
 void ModelReader::load_globals(ModelWeights& w) {
   const ModelConfig& c = config_;
   w.embed = load(kHfEmbedding, {c.vocab, c.hidden});

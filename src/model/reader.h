@@ -32,6 +32,9 @@ class ModelReader {
   // Float32 tensor under its HF name, checked against the shape the config
   // implies (and, for stored float tensors, config.json's torch_dtype).
   Tensor load(const std::string& name, const std::vector<int64_t>& shape);
+  // Embedding rows of n token ids into x [n, hidden] (float32), converting only
+  // those rows: the first layer's input without the whole table in float.
+  void embed_tokens(const int32_t* ids, int64_t n, float* x);
   // Embedding, final norm and (untied) output head.
   void load_globals(ModelWeights& w);
   LayerWeights load_layer(int layer);

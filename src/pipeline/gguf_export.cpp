@@ -156,16 +156,9 @@ QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const Cali
   std::vector<float> x, x_fp;
   int64_t n_seq = 0, seqlen = 0;
   if (calib) {
-    rep.calib_samples = calib->n_samples;
-    rep.calib_seqlen = calib->seqlen;
-    rep.calib_text_tokens = calib->text_tokens;
-    rep.calib_warning = calib->warning;
     n_seq = calib->n_samples;
     seqlen = calib->seqlen;
-    ModelWeights g;
-    g.embed = reader.load(kHfEmbedding, {c.vocab, c.hidden});
-    x.resize(size_t(calib->rows() * c.hidden));
-    fw.embed(g, calib->tokens.data(), calib->rows(), x.data());
+    x = calibration_embeddings(reader, *calib, rep);
   }
 
   Progress bar("quantize", n_layers + 1, qo.progress);

@@ -22,11 +22,7 @@ Measurements measure_layers(ModelReader& reader, const CalibSet& calib,
   m.calib_seqlen = calib.seqlen;
   Forward fw(c);
   std::vector<float> x(size_t(calib.rows() * c.hidden)), y_fp, y_q;
-  {
-    ModelWeights g;
-    g.embed = reader.load(kHfEmbedding, {c.vocab, c.hidden});
-    fw.embed(g, calib.tokens.data(), calib.rows(), x.data());
-  }
+  reader.embed_tokens(calib.tokens.data(), calib.rows(), x.data());
   Progress bar("measure", c.n_layers, base.progress);
   for (int l = 0; l < int(c.n_layers); ++l) {
     const LayerWeights w = reader.load_layer(l);

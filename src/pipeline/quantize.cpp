@@ -144,6 +144,17 @@ void run_layer_chunks(Forward& fw, const LayerWeights& lw, int l, float* x, int6
   }
 }
 
+std::vector<float> calibration_embeddings(ModelReader& reader, const CalibSet& calib,
+                                          QuantizeReport& rep) {
+  rep.calib_samples = calib.n_samples;
+  rep.calib_seqlen = calib.seqlen;
+  rep.calib_text_tokens = calib.text_tokens;
+  rep.calib_warning = calib.warning;
+  std::vector<float> x(size_t(calib.rows() * reader.config().hidden));
+  reader.embed_tokens(calib.tokens.data(), calib.rows(), x.data());
+  return x;
+}
+
 double relative_error(const float* a, const float* b, size_t n) {
   double num = 0, den = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -313,16 +324,9 @@ QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
   std::vector<float> x, x_fp;
   int64_t n_seq = 0, seqlen = 0;
   if (calib) {
-    rep.calib_samples = calib->n_samples;
-    rep.calib_seqlen = calib->seqlen;
-    rep.calib_text_tokens = calib->text_tokens;
-    rep.calib_warning = calib->warning;
     n_seq = calib->n_samples;
     seqlen = calib->seqlen;
-    ModelWeights globals_w;
-    globals_w.embed = reader.load(kHfEmbedding, {c.vocab, c.hidden});
-    x.resize(size_t(calib->rows() * c.hidden));
-    fw.embed(globals_w, calib->tokens.data(), calib->rows(), x.data());
+    x = calibration_embeddings(reader, *calib, rep);
   }
 
   Progress bar("quantize", n_layers, opt.progress);

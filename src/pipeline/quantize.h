@@ -127,6 +127,12 @@ QuantizedLayer quantize_layer(Forward& fw, const LayerWeights& w, int layer, con
 void run_layer_chunks(Forward& fw, const LayerWeights& lw, int layer, float* x, int64_t n_seq,
                       int64_t seqlen, int64_t chunk_rows, LayerObserver* obs = nullptr);
 
+// The calibration samples' embeddings [n_samples * seqlen, hidden] (the first
+// layer's input), read row by row from the checkpoint; records the
+// calibration's size and warning in rep.
+std::vector<float> calibration_embeddings(ModelReader& reader, const CalibSet& calib,
+                                          QuantizeReport& rep);
+
 // ||a - b||^2 / ||b||^2 over n values.
 double relative_error(const float* a, const float* b, size_t n);
 
