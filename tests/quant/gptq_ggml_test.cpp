@@ -16,35 +16,18 @@
 #include <vector>
 
 #include "expect_error.h"
-#include "kernels/gemm.h"
 #include "quant/ggml_formats.h"
 #include "quant/gptq.h"
+#include "gptq_fixtures.h"
 #include "test_support.h"
 
 namespace lieq {
 namespace {
 
+using testing::correlated_inputs;
+using testing::hessian_of;
 using testing::normal_matrix;
-
-// Correlated inputs X = Z A, Z [rows, n] and A [n, n] standard normal (as in
-// gptq_test.cpp): H is far from diagonal and badly conditioned. x [rows, n].
-std::vector<float> correlated_inputs(int64_t rows, int64_t n, uint32_t seed) {
-  const std::vector<float> z = normal_matrix(rows, n, seed);
-  const std::vector<float> a = normal_matrix(n, n, seed + 1);
-  std::vector<float> x(static_cast<size_t>(rows * n));
-  sgemm(false, false, rows, n, n, 1.0f, z.data(), n, a.data(), n, 0.0f, x.data(), n);
-  return x;
-}
-
-Gptq hessian_of(const std::vector<float>& x, int64_t rows, int64_t n) {
-  Gptq g(n);
-  g.add_batch(x.data(), rows);
-  return g;
-}
-
-double rel_diff(double a, double b) {
-  return std::fabs(a - b) / std::max(std::fabs(b), 1e-30);
-}
+using testing::rel_diff;
 
 // Every quantized type this module writes; cols must be a multiple of 256.
 const GgmlType kTypes[] = {GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K,   GgmlType::Q5_K,

@@ -21,37 +21,17 @@
 #include "expect_error.h"
 #include "io/safetensors.h"
 #include "quant/gptq.h"
+#include "gptq_fixtures.h"
 #include "test_support.h"
 #include "util/half.h"
 
 namespace lieq {
 namespace {
 
+using testing::correlated_inputs;
+using testing::hessian_of;
 using testing::normal_matrix;
-
-// Correlated inputs X = Z A, Z [rows, n] and A [n, n] standard normal: H is
-// proportional to A^T Z^T Z A, far from diagonal and badly conditioned
-// (A^T A's eigenvalues spread from ~0 to ~4n). x [rows, n].
-std::vector<float> correlated_inputs(int64_t rows, int64_t n, uint32_t seed) {
-  const std::vector<float> z = normal_matrix(rows, n, seed);
-  const std::vector<float> a = normal_matrix(n, n, seed + 1);
-  std::vector<float> x(static_cast<size_t>(rows * n));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < n; ++c) {
-      double v = 0;
-      for (int64_t j = 0; j < n; ++j) v += double(z[size_t(r * n + j)]) * a[size_t(j * n + c)];
-      x[size_t(r * n + c)] = float(v);
-    }
-  return x;
-}
-
-Gptq hessian_of(const std::vector<float>& x, int64_t rows, int64_t n) {
-  Gptq g(n);
-  g.add_batch(x.data(), rows);
-  return g;
-}
-
-double rel_diff(double a, double b) { return std::fabs(a - b) / std::max(std::fabs(b), 1e-30); }
+using testing::rel_diff;
 
 // ------------------------------------------------------------------ Hessian
 
