@@ -184,16 +184,6 @@ void permute_qk_rows(const uint8_t* src, uint8_t* dst, int64_t n_head, int64_t h
       }
 }
 
-std::string gguf_tensor_name(const std::string& hf_name, int64_t n_layers) {
-  if (hf_name == kHfEmbedding) return kGgufEmbedding;
-  if (hf_name == kHfFinalNorm) return kGgufFinalNorm;
-  if (hf_name == kHfLmHead) return kGgufOutput;
-  for (int l = 0; l < n_layers; ++l)
-    for (const RoleSpec& s : role_table())
-      if (hf_name == hf_layer_tensor_name(s.role, l)) return gguf_layer_tensor_name(s.role, l);
-  fail("gguf: no GGUF name for tensor \"", hf_name, "\"");
-}
-
 bool is_gguf_file(const fs::path& path) {
   std::ifstream f(path, std::ios::binary);
   char magic[4] = {};

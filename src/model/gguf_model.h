@@ -62,10 +62,6 @@ bool gguf_permutes_qk(const ModelConfig& c);
 void permute_qk_rows(const uint8_t* src, uint8_t* dst, int64_t n_head, int64_t head_dim,
                      size_t row_bytes, bool to_gguf);
 
-// The GGUF name of a tensor given its Hugging Face name, for the globals and
-// per-layer tensors of the architecture table.
-std::string gguf_tensor_name(const std::string& hf_name, int64_t n_layers);
-
 // Loads a GGUF model: config, every tensor dequantized to float32 (q/k rows
 // back in Hugging Face order), each checked against the config's shapes.
 Model load_gguf_model(const std::filesystem::path& path);

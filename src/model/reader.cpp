@@ -51,6 +51,22 @@ int64_t ModelReader::stored_bits(const std::string& name) const {
   return int64_t(store_->get(name).nbytes) * 8;
 }
 
+const TensorView& ModelReader::float_view(const std::string& name,
+                                          const std::vector<int64_t>& shape) const {
+  const TensorView& t = store_->get(name);
+  const std::string where = t.file.string() + ": tensor \"" + name + "\"";
+  if (!dtype_info(t.dtype).is_float || t.dtype == DType::kF64)
+    fail(where, ": dtype ", dtype_name(t.dtype), " is not a supported weight type (F32, F16, BF16)");
+  const std::string want = expected_dtype(config_);
+  if (!want.empty() && want != dtype_name(t.dtype))
+    fail(where, ": dtype ", dtype_name(t.dtype), " does not match config.json torch_dtype ",
+         config_.torch_dtype);
+  if (t.shape != shape)
+    fail(where, ": shape ", t.shape_str(), " does not match ", shape_str(shape),
+         " implied by config.json");
+  return t;
+}
+
 Tensor ModelReader::load(const std::string& name, const std::vector<int64_t>& shape) {
   Tensor out;
   out.shape = shape;
@@ -66,17 +82,7 @@ Tensor ModelReader::load(const std::string& name, const std::vector<int64_t>& sh
       return out;
     }
   }
-  const TensorView& t = store_->get(name);
-  const std::string where = t.file.string() + ": tensor \"" + name + "\"";
-  if (!dtype_info(t.dtype).is_float || t.dtype == DType::kF64)
-    fail(where, ": dtype ", dtype_name(t.dtype), " is not a supported weight type (F32, F16, BF16)");
-  const std::string want = expected_dtype(config_);
-  if (!want.empty() && want != dtype_name(t.dtype))
-    fail(where, ": dtype ", dtype_name(t.dtype), " does not match config.json torch_dtype ",
-         config_.torch_dtype);
-  if (t.shape != shape)
-    fail(where, ": shape ", t.shape_str(), " does not match ", shape_str(shape),
-         " implied by config.json");
+  const TensorView& t = float_view(name, shape);
   dtype_params_[dtype_name(t.dtype)] += t.numel();
   out.data = tensor_to_f32(t);
   release_pages(t.data, t.nbytes);  // the float copy is what stays in memory
@@ -85,13 +91,7 @@ Tensor ModelReader::load(const std::string& name, const std::vector<int64_t>& sh
 
 void ModelReader::embed_tokens(const int32_t* ids, int64_t n, float* x) {
   const ModelConfig& c = config_;
-  const TensorView& t = store_->get(kHfEmbedding);
-  const std::string where = t.file.string() + ": tensor \"" + std::string(kHfEmbedding) + "\"";
-  if (t.shape != std::vector<int64_t>{c.vocab, c.hidden})
-    fail(where, ": shape ", t.shape_str(), " does not match ", shape_str({c.vocab, c.hidden}),
-         " implied by config.json");
-  if (!dtype_info(t.dtype).is_float || t.dtype == DType::kF64)
-    fail(where, ": dtype ", dtype_name(t.dtype), " is not a supported weight type (F32, F16, BF16)");
+  const TensorView& t = float_view(kHfEmbedding, {c.vocab, c.hidden});
   const size_t row_bytes = t.nbytes / size_t(c.vocab);
   for (int64_t i = 0; i < n; ++i) {
     check(ids[i] >= 0 && ids[i] < c.vocab, "token id ", ids[i], " out of range [0, ", c.vocab, ")");

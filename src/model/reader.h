@@ -49,6 +49,9 @@ class ModelReader {
   std::string weight_dtype() const;
 
  private:
+  // A stored float tensor, checked: F32/F16/BF16, config.json's torch_dtype, shape.
+  const TensorView& float_view(const std::string& name, const std::vector<int64_t>& shape) const;
+
   std::filesystem::path dir_;
   ModelConfig config_;
   std::unique_ptr<TensorStore> store_;

@@ -49,17 +49,6 @@ bool gguf_name_known(const std::string& name, const ModelConfig& c) {
   return false;
 }
 
-// Mean x^2 per column of x [rows, n] (llama.cpp's imatrix of a matmul input).
-std::vector<float> mean_square_columns(const float* x, int64_t rows, int64_t n) {
-  std::vector<double> acc(size_t(n), 0.0);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < n; ++j) acc[size_t(j)] += double(x[r * n + j]) * x[r * n + j];
-  std::vector<float> out(static_cast<size_t>(n));
-  for (int64_t j = 0; j < n; ++j)
-    out[size_t(j)] = float(acc[size_t(j)] / double(std::max<int64_t>(rows, 1)));
-  return out;
-}
-
 }  // namespace
 
 QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const CalibSet* calib,
@@ -244,15 +233,15 @@ QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const Cali
   ModelWeights g;
   reader.load_globals(g);
   put(kGgufFinalNorm, encode_plain(g.final_norm, GgmlType::F32, nullptr), false);
+  // One accumulator of the head's input: its importance (mean x^2 per
+  // column, llama.cpp's imatrix) weighs rounding, its Hessian drives GPTQ.
   std::vector<float> out_importance;
   std::unique_ptr<Gptq> out_gptq;
   if (calib) {
     fw.final_norm(g, x.data(), calib->rows());
-    out_importance = mean_square_columns(x.data(), calib->rows(), c.hidden);
-    if (!tied && qo.method == QuantMethod::kGptq) {
-      out_gptq = std::make_unique<Gptq>(c.hidden);
-      out_gptq->add_batch(x.data(), calib->rows());
-    }
+    out_gptq = std::make_unique<Gptq>(c.hidden);
+    out_gptq->add_batch(x.data(), calib->rows());
+    out_importance = out_gptq->importance();
   }
   std::vector<float>().swap(x);
   std::vector<float>().swap(x_fp);
@@ -276,7 +265,7 @@ QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const Cali
   if (!tied) {
     std::vector<uint8_t> data;
     double loss = -1;
-    if (out_gptq) {
+    if (out_gptq && qo.method == QuantMethod::kGptq) {
       GgmlQuantized q = out_gptq->quantize_ggml(g.lm_head.ptr(), c.vocab, out_type, qo.gptq);
       data = std::move(q.data);
       loss = q.loss;
