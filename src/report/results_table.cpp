@@ -65,9 +65,8 @@ namespace {
 json num(double v) {
   return std::isfinite(v) ? json(v) : json();
 }
-double num_from(const json& j) {
-  return j.is_number() ? j.get<double>() : ResultRow::kNone;
-}
+// null is a missing value (NaN); anything but a number or null throws json::type_error.
+double num_from(const json& j) { return j.is_null() ? ResultRow::kNone : j.get<double>(); }
 json nums(const std::vector<double>& v) {
   json a = json::array();
   for (double x : v) a.push_back(num(x));
@@ -75,7 +74,7 @@ json nums(const std::vector<double>& v) {
 }
 std::vector<double> nums_from(const json& j) {
   std::vector<double> v;
-  for (const json& x : j) v.push_back(num_from(x));
+  for (const json& x : j.get_ref<const json::array_t&>()) v.push_back(num_from(x));
   return v;
 }
 }  // namespace

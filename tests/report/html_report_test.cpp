@@ -141,6 +141,17 @@ TEST(ResultsTable, RowJsonRoundTrip) {
   EXPECT_EQ(b.settings, a.settings);
   EXPECT_DOUBLE_EQ(b.seconds.at("total"), 1.5);
   EXPECT_THROW(row_from_json(nlohmann::json::object(), "x.json"), Error);
+  // A damaged row names its file and the problem.
+  nlohmann::json bad = row_to_json(a);
+  bad["ppl"] = "oops";
+  try {
+    row_from_json(bad, "rows/gptq-lieq-3.json");
+    ADD_FAILURE() << "accepted a malformed row";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rows/gptq-lieq-3.json: malformed result row"),
+              std::string::npos)
+        << e.what();
+  }
   const nlohmann::json all = results_to_json(r);
   EXPECT_EQ(all["rows"].size(), 5u);
   EXPECT_TRUE(all["baseline"]["baseline"].get<bool>());
