@@ -76,6 +76,15 @@ class Forward {
   // logits[rows, vocab] = x_normed[rows, hidden] * output^T.
   void logits(const ModelWeights& w, const float* x_normed, int64_t rows, float* out);
 
+  // Frees the activation scratch (grown again by the next call), for callers
+  // that keep the Forward through long work needing the memory (GPTQ's sweep
+  // of a layer between its forward passes).
+  void release_scratch() {
+    for (std::vector<float>* v : {&h_, &q_, &k_, &v_, &att_, &gate_, &up_, &kv_seq_})
+      std::vector<float>().swap(*v);
+    for (auto& s : attn_scratch_) std::vector<float>().swap(s);
+  }
+
   // A buffer of at least n floats owned by this Forward and reused across calls
   // (logits of a row chunk), so evaluation loops allocate nothing per batch.
   float* logits_buffer(int64_t n);

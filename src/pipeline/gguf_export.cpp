@@ -159,6 +159,11 @@ QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const Cali
     // rounding, weighted by the scaled input's mean x^2 when opt.importance.
     std::unique_ptr<AwqLayer> awq;
     LayerWeights lw = reader.load_layer(l);
+    // The float layer's output (for the layer error), before lw is quantized in place.
+    if (calib) {
+      x_fp = x;
+      run_layer_chunks(fw, lw, l, x_fp.data(), n_seq, seqlen, qo.chunk_rows, nullptr);
+    }
     if (qo.method == QuantMethod::kAwq) {
       auto fake_quantizer = [&](Role role) -> FakeQuantizer {
         const GgmlType t = type_of(gguf_layer_tensor_name(role, l), layer_type, lw[role].cols());
@@ -169,38 +174,37 @@ QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const Cali
       };
       awq = std::make_unique<AwqLayer>(
           awq_scale_layer(fw, lw, l, x.data(), n_seq, seqlen, qo, fake_quantizer));
-      lw = awq->scaled;
+      lw = std::move(awq->scaled);
     }
     std::map<Role, std::vector<uint8_t>> bytes;
-    auto quantizer = [&](Role role, const Tensor& wt, const Gptq* gptq, TensorReport& tr) {
+    auto quantizer = [&](Role role, Tensor& wt, Gptq* gptq, TensorReport& tr) {
       const GgmlType t = type_of(gguf_layer_tensor_name(role, l), layer_type, wt.cols());
       tr.type = ggml_type_name(t);
       tr.bpw = ggml_bits_per_weight(t);
       GgmlQuantized q;
       if (qo.method == QuantMethod::kGptq) {
         check(gptq != nullptr, "gguf export: GPTQ needs calibration data");
-        q = gptq->quantize_ggml(wt.ptr(), wt.rows(), t, qo.gptq);
+        gptq->factor(qo.gptq);  // in place, once for the projections sharing the input
+        q = gptq->quantize_ggml_in_place(wt.ptr(), wt.rows(), t, qo.gptq);
         tr.gptq_loss = q.loss;
       } else {
         std::vector<float> imp;
         if (gptq && opt.importance) imp = gptq->importance();
         q = quantize_ggml_rtn(wt.ptr(), wt.rows(), wt.cols(), t,
                               imp.empty() ? nullptr : imp.data());
+        wt.data = std::move(q.dequant);
       }
       bytes[role] = std::move(q.data);
-      return std::move(q.dequant);
     };
-    LayerSweep sweep =
+    std::vector<TensorReport> reports =
         quantize_layer_with(fw, lw, l, calib ? x.data() : nullptr, n_seq, seqlen, qo, quantizer);
-    if (awq) set_awq_alphas(*awq, sweep.reports);
+    if (awq) set_awq_alphas(*awq, reports);
     LayerReport lr;
     lr.layer = l;
     lr.type = ggml_type_name(layer_type);
     lr.spec.bits = int(std::lround(ggml_bits_per_weight(layer_type)));
     if (calib) {
-      x_fp = x;
-      run_layer_chunks(fw, lw, l, x_fp.data(), n_seq, seqlen, qo.chunk_rows, nullptr);
-      run_layer_chunks(fw, sweep.dequantized, l, x.data(), n_seq, seqlen, qo.chunk_rows, nullptr);
+      run_layer_chunks(fw, lw, l, x.data(), n_seq, seqlen, qo.chunk_rows, nullptr);
       lr.output_rel_error = relative_error(x.data(), x_fp.data(), x.size());
     }
     for (const RoleSpec& s : role_table()) {
@@ -220,7 +224,7 @@ QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const Cali
       }
       put(name, data, s.is_linear);
     }
-    for (auto& tr : sweep.reports) rep.tensors.push_back(tr);
+    for (auto& tr : reports) rep.tensors.push_back(tr);
     lr.seconds = since(t_layer);
     rep.layers.push_back(lr);
     bar.update(l + 1, calib ? cat("layer ", l, " ", lr.type, " out err ", lr.output_rel_error)

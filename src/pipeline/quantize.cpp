@@ -46,6 +46,9 @@ bool parse_method(const std::string& s, QuantMethod* out) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Rows per forward pass while a group's Hessian is accumulated (see quantize_layer_with).
+constexpr int64_t kCaptureRows = 512;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // The projections fed by each input group, in GPTQ's order inside a layer.
@@ -75,7 +78,7 @@ class GroupCapture : public LayerObserver {
     if (take > 0) kept_.insert(kept_.end(), x, x + take * cols);
   }
   bool stop_after_input(Role g) override { return g == group_; }
-  const Gptq& gptq() const { return gptq_; }
+  Gptq& gptq() { return gptq_; }
   const std::vector<float>& kept() const { return kept_; }  // [rows, n_in]
 
  private:
@@ -85,19 +88,21 @@ class GroupCapture : public LayerObserver {
   std::vector<float> kept_;
 };
 
-// ||D X^T||^2 / ||W X^T||^2 with D = W - Q, X [rows, n_in].
-double relative_output_error(const Tensor& w, const std::vector<float>& q,
+// y [rows, n_out] = x [rows, n_in] W^T: the outputs of the kept calibration rows.
+std::vector<float> kept_outputs(const Tensor& w, const std::vector<float>& x) {
+  const int64_t rows = int64_t(x.size()) / w.cols();
+  std::vector<float> y(static_cast<size_t>(rows * w.rows()));
+  matmul_nt(x.data(), w.ptr(), y.data(), rows, w.rows(), w.cols());
+  return y;
+}
+
+// ||X Q^T - X W^T||^2 / ||X W^T||^2 given yw = X W^T (kept_outputs of the
+// float weights, computed before W was replaced by Q).
+double relative_output_error(const std::vector<float>& yw, const Tensor& q,
                              const std::vector<float>& x) {
-  const int64_t n_out = w.rows(), n_in = w.cols(), rows = int64_t(x.size()) / n_in;
-  if (rows == 0) return -1;
-  std::vector<float> d(w.data.size()), yd(static_cast<size_t>(rows * n_out)),
-      yw(static_cast<size_t>(rows * n_out));
-  for (size_t i = 0; i < d.size(); ++i) d[i] = w.data[i] - q[i];
-  matmul_nt(x.data(), d.data(), yd.data(), rows, n_out, n_in);
-  matmul_nt(x.data(), w.ptr(), yw.data(), rows, n_out, n_in);
-  double num = 0, den = 0;
-  for (size_t i = 0; i < yd.size(); ++i) num += double(yd[i]) * yd[i], den += double(yw[i]) * yw[i];
-  return den > 0 ? num / den : 0.0;
+  if (x.empty()) return -1;
+  const std::vector<float> yq = kept_outputs(q, x);
+  return relative_error(yq.data(), yw.data(), yw.size());
 }
 
 // Float tensor values as stored in `dtype` (F32, F16, BF16; rounded to nearest even).
@@ -165,12 +170,11 @@ double relative_error(const float* a, const float* b, size_t n) {
   return den > 0 ? num / den : 0.0;
 }
 
-LayerSweep quantize_layer_with(Forward& fw, const LayerWeights& w, int l, const float* x,
-                               int64_t n_seq, int64_t seqlen, const QuantizeOptions& opt,
-                               const TensorQuantizer& quantize) {
-  LayerSweep out;
-  out.dequantized = w;  // projections replaced by their dequantized values as they are done
-  LayerWeights& q = out.dequantized;
+std::vector<TensorReport> quantize_layer_with(Forward& fw, LayerWeights& w, int l, const float* x,
+                                              int64_t n_seq, int64_t seqlen,
+                                              const QuantizeOptions& opt,
+                                              const TensorQuantizer& quantize) {
+  std::vector<TensorReport> reports;
   std::vector<float> xc;
   for (const Group& g : layer_groups()) {
     std::unique_ptr<GroupCapture> cap;
@@ -178,68 +182,76 @@ LayerSweep quantize_layer_with(Forward& fw, const LayerWeights& w, int l, const 
       const int64_t n_in = w[g.roles[0]].cols();
       cap = std::make_unique<GroupCapture>(g.input, n_in, opt.error_rows);
       // Inputs of this group with every earlier group already quantized.
+      // In passes of at most kCaptureRows rows: the group's Hessian is held
+      // while the pass runs, so its activations are kept small (at
+      // Qwen3-4B's shape: 66 MB of scratch next to down_proj's 378 MB Hessian).
       xc.assign(x, x + n_seq * seqlen * fw.config().hidden);
-      run_layer_chunks(fw, q, l, xc.data(), n_seq, seqlen, opt.chunk_rows, cap.get());
+      run_layer_chunks(fw, w, l, xc.data(), n_seq, seqlen,
+                       std::min<int64_t>(opt.chunk_rows, kCaptureRows), cap.get());
+      // The activations are not needed until the next group's pass: the
+      // sweep gets their memory (265 MB at Qwen3-4B's shape, 2048 rows).
+      std::vector<float>().swap(xc);
+      fw.release_scratch();
     }
     for (Role role : g.roles) {
       const auto t0 = Clock::now();
-      const Tensor& wt = w[role];
+      Tensor& wt = w[role];
       TensorReport tr;
       tr.name = hf_layer_tensor_name(role, l);
       tr.layer = l;
       tr.rows = wt.rows();
       tr.cols = wt.cols();
-      q[role].data = quantize(role, wt, cap ? &cap->gptq() : nullptr, tr);
-      check(q[role].data.size() == wt.data.size(), "quantize: ", tr.name,
-            ": quantizer returned the wrong size");
-      if (cap) tr.output_rel_error = relative_output_error(wt, q[role].data, cap->kept());
+      const std::vector<float> yw = cap ? kept_outputs(wt, cap->kept()) : std::vector<float>{};
+      quantize(role, wt, cap ? &cap->gptq() : nullptr, tr);  // float -> dequantized, in place
+      if (cap) tr.output_rel_error = relative_output_error(yw, wt, cap->kept());
       tr.seconds = since(t0);
-      out.reports.push_back(tr);
+      reports.push_back(tr);
     }
   }
-  return out;
+  return reports;
 }
 
-QuantizedLayer quantize_layer(Forward& fw, const LayerWeights& w, int l, const QuantSpec& spec,
+QuantizedLayer quantize_layer(Forward& fw, LayerWeights w, int l, const QuantSpec& spec,
                               const float* x, int64_t n_seq, int64_t seqlen,
                               const QuantizeOptions& opt) {
   QuantizedLayer out;
-  auto quantizer = [&](Role role, const Tensor& wt, const Gptq* gptq, TensorReport& tr) {
+  auto quantizer = [&](Role role, Tensor& wt, Gptq* gptq, TensorReport& tr) {
     tr.spec = spec;
     tr.type = spec.name();
     tr.bpw = spec.bits_per_weight(wt.rows(), wt.cols());
     QuantizedTensor qt;
     if (opt.method == QuantMethod::kGptq) {
       check(gptq != nullptr, "quantize: GPTQ needs calibration data");
-      GptqResult r = gptq->quantize(wt.ptr(), wt.rows(), spec, opt.gptq);
+      gptq->factor(opt.gptq);  // in place, once for the projections sharing the input
+      GptqResult r = gptq->quantize_in_place(wt.ptr(), wt.rows(), spec, opt.gptq);
       tr.gptq_loss = r.loss;
-      qt = std::move(r.q);
-    } else if (opt.method == QuantMethod::kAwq) {
+      out.tensors[role] = std::move(r.q);
+      return;
+    }
+    if (opt.method == QuantMethod::kAwq) {
       check(gptq != nullptr, "quantize: AWQ needs calibration data");
       qt = awq_quantize_clipped(wt.ptr(), wt.rows(), wt.cols(), spec, gptq->hessian().data(),
                                 opt.awq);
     } else {
       qt = quantize_rtn(wt.ptr(), wt.rows(), wt.cols(), spec, opt.rtn);
     }
-    std::vector<float> deq = qt.dequantize();
+    qt.dequantize_into(wt.ptr());
     out.tensors[role] = std::move(qt);
-    return deq;
   };
-  LayerSweep sweep;
   if (opt.method == QuantMethod::kAwq) {
     check(x != nullptr, "quantize: AWQ needs calibration data");
     // The scale search rounds with plain RTN (the reference's pseudo-quantizer).
     const FakeQuantizer rtn = [&spec](const float* wp, int64_t rows, int64_t cols, const float*) {
       return quantize_rtn(wp, rows, cols, spec).dequantize();
     };
-    const AwqLayer a = awq_scale_layer(fw, w, l, x, n_seq, seqlen, opt, [&](Role) { return rtn; });
-    sweep = quantize_layer_with(fw, a.scaled, l, x, n_seq, seqlen, opt, quantizer);
-    set_awq_alphas(a, sweep.reports);
+    AwqLayer a = awq_scale_layer(fw, w, l, x, n_seq, seqlen, opt, [&](Role) { return rtn; });
+    w = std::move(a.scaled);
+    out.reports = quantize_layer_with(fw, w, l, x, n_seq, seqlen, opt, quantizer);
+    set_awq_alphas(a, out.reports);
   } else {
-    sweep = quantize_layer_with(fw, w, l, x, n_seq, seqlen, opt, quantizer);
+    out.reports = quantize_layer_with(fw, w, l, x, n_seq, seqlen, opt, quantizer);
   }
-  out.dequantized = std::move(sweep.dequantized);
-  out.reports = std::move(sweep.reports);
+  out.dequantized = std::move(w);
   return out;
 }
 
@@ -333,13 +345,19 @@ QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
   for (int l = 0; l < n_layers; ++l) {
     const auto t_layer = Clock::now();
     const QuantSpec& spec = opt.layer_specs[size_t(l)];
-    const LayerWeights w = reader.load_layer(l);
+    LayerWeights w = reader.load_layer(l);
     QuantizeOptions lo = opt;
     for (const RoleSpec& r : role_table())
       if (role_present(r.role, c) && !r.is_linear)
         lo.stored_dtypes[r.role] = reader.store().get(hf_layer_tensor_name(r.role, l)).dtype;
+    // The layer's output with float weights (for its error), before the
+    // weights are quantized in place.
+    if (calib) {
+      x_fp = x;
+      run_layer_chunks(fw, w, l, x_fp.data(), n_seq, seqlen, opt.chunk_rows, nullptr);
+    }
     QuantizedLayer ql =
-        quantize_layer(fw, w, l, spec, calib ? x.data() : nullptr, n_seq, seqlen, lo);
+        quantize_layer(fw, std::move(w), l, spec, calib ? x.data() : nullptr, n_seq, seqlen, lo);
     for (auto& tr : ql.reports) rep.tensors.push_back(tr);
     const LayerWeights& q = ql.dequantized;
     LayerReport lr;
@@ -347,10 +365,7 @@ QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
     lr.spec = spec;
     lr.type = spec.name();
     if (calib) {
-      // The layer's output with float weights (for the error) and with the
-      // quantized ones (the next layer's input).
-      x_fp = x;
-      run_layer_chunks(fw, w, l, x_fp.data(), n_seq, seqlen, opt.chunk_rows, nullptr);
+      // With the quantized weights: the next layer's input.
       run_layer_chunks(fw, q, l, x.data(), n_seq, seqlen, opt.chunk_rows, nullptr);
       lr.output_rel_error = relative_error(x.data(), x_fp.data(), x.size());
     }

@@ -92,33 +92,37 @@ struct QuantizeReport {
 // One decoder layer quantized in GPTQ's order (q/k/v, o, gate/up, down), each
 // group calibrated on inputs computed with the groups before it quantized.
 // x: the layer's calibration input [n_seq * seqlen, hidden] (null for RTN
-// without calibration; left unchanged). Returns the quantized tensors, the
-// layer with dequantized projections (and, for AWQ, its folded norms and
-// biases: what the output stores), and per-tensor reports.
+// without calibration; left unchanged). w is taken by value and quantized in
+// place (pass it with std::move when the float layer is not needed again):
+// returns the quantized tensors, the layer with dequantized projections (and,
+// for AWQ, its folded norms and biases: what the output stores), and
+// per-tensor reports.
 struct QuantizedLayer {
   LayerWeights dequantized;
   std::map<Role, QuantizedTensor> tensors;
   std::vector<TensorReport> reports;
 };
 
-// Quantizes one projection w [rows, cols] of a layer: `gptq` holds the
-// Hessian of its calibration input (null without calibration). Returns the
-// dequantized weight [rows, cols] and fills tr's bpw, type and gptq_loss.
+// Quantizes one projection w [rows, cols] of a layer in place: w comes in
+// with the float weights and leaves with their dequantized values. `gptq`
+// holds the Hessian of its calibration input (null without calibration); a
+// GPTQ quantizer may factor it in place (Gptq::factor), as only the
+// projections sharing that input use it. Fills tr's bpw, type and gptq_loss.
 class Gptq;
-using TensorQuantizer =
-    std::function<std::vector<float>(Role role, const Tensor& w, const Gptq* gptq, TensorReport& tr)>;
+using TensorQuantizer = std::function<void(Role role, Tensor& w, Gptq* gptq, TensorReport& tr)>;
 
 // The layer-sequential sweep of quantize_layer with any quantizer (integer
-// grids, ggml blocks); `reports` gets name, layer, shape, output error, time.
-struct LayerSweep {
-  LayerWeights dequantized;
-  std::vector<TensorReport> reports;
-};
-LayerSweep quantize_layer_with(Forward& fw, const LayerWeights& w, int layer, const float* x,
-                               int64_t n_seq, int64_t seqlen, const QuantizeOptions& opt,
-                               const TensorQuantizer& quantize);
+// grids, ggml blocks), in place: each projection of w is replaced by its
+// dequantized values as soon as it is quantized, so the layer is held once.
+// Returns the reports (name, layer, shape, output error, time filled here).
+// Memory beyond w: one group's Hessian (factored in place), the tensor's
+// quantizer's work, and the calibration activations.
+std::vector<TensorReport> quantize_layer_with(Forward& fw, LayerWeights& w, int layer,
+                                              const float* x, int64_t n_seq, int64_t seqlen,
+                                              const QuantizeOptions& opt,
+                                              const TensorQuantizer& quantize);
 
-QuantizedLayer quantize_layer(Forward& fw, const LayerWeights& w, int layer, const QuantSpec& spec,
+QuantizedLayer quantize_layer(Forward& fw, LayerWeights w, int layer, const QuantSpec& spec,
                               const float* x, int64_t n_seq, int64_t seqlen,
                               const QuantizeOptions& opt);
 

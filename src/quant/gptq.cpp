@@ -144,53 +144,64 @@ bool cholesky_lower(float* a, int64_t n) {
   return true;
 }
 
-// x = l^-1 for the lower triangular l (its lower triangle; the upper is
-// ignored), both row-major [n, n]; x's strict upper triangle is zero. By row
-// blocks I: X[I, I] = L[I, I]^-1, X[I, :I] = -L[I, I]^-1 L[I, :I] X[:I, :I].
-void invert_lower(const float* l, float* x, int64_t n) {
-  pool().parallel_for(0, n, 64, [&](int64_t b, int64_t e, int) {
-    std::fill(x + b * n, x + e * n, 0.0f);
-  });
+// In place, l := l^-1 for the lower triangular l (row-major [n, n]; its
+// strict upper triangle must be zero, and stays so).
+// By row blocks I, top to bottom: X[I, :I] = -L[I, I]^-1 L[I, :I] X[:I, :I]
+// (X[:I, :I] already inverted in place), then X[I, I] = L[I, I]^-1. The row
+// block L[I, :I] is copied first (ib x i0 floats), since the column chunks
+// that the pool runs in parallel read all of it and each overwrites its own
+// columns: O(n * 128) scratch instead of a second n x n matrix.
+void invert_lower_in_place(float* l, int64_t n) {
   constexpr int64_t kChunk = 64;  // columns per task
+  std::vector<float> panel;       // [ib, i0] L[I, :I]
   for (int64_t i0 = 0; i0 < n; i0 += kCholBlock) {
     const int64_t ib = std::min(kCholBlock, n - i0);
-    const float* lii = l + i0 * n + i0;
-    float* xii = x + i0 * n + i0;
-    for (int64_t i = 0; i < ib; ++i)
-      for (int64_t j = 0; j <= i; ++j) xii[i * n + j] = lii[i * n + j];
-    const lapack_int info = LAPACKE_strtri(LAPACK_COL_MAJOR, 'U', 'N', int(ib), xii, int(n));
+    float* lii = l + i0 * n + i0;
+    if (i0 > 0) {
+      panel.resize(static_cast<size_t>(ib * i0));
+      for (int64_t i = 0; i < ib; ++i)
+        std::memcpy(panel.data() + i * i0, l + (i0 + i) * n, size_t(i0) * sizeof(float));
+      const int64_t n_chunks = (i0 + kChunk - 1) / kChunk;
+      pool().parallel_for(0, n_chunks, 1, [&](int64_t b, int64_t e, int) {
+        for (int64_t ch = b; ch < e; ++ch) {
+          const int64_t c0 = ch * kChunk, w = std::min(kChunk, i0 - c0);
+          float* xi = l + i0 * n + c0;
+          // X[c0:i0, c0:c0+w] is lower triangular in its top rows: rows < c0 are zero.
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(ib), int(w), int(i0 - c0),
+                      -1.0f, panel.data() + c0, int(i0), l + c0 * n + c0, int(n), 0.0f, xi,
+                      int(n));
+          cblas_strsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, int(ib),
+                      int(w), 1.0f, lii, int(n), xi, int(n));
+        }
+      });
+    }
+    // Row-major lower = column-major upper.
+    const lapack_int info = LAPACKE_strtri(LAPACK_COL_MAJOR, 'U', 'N', int(ib), lii, int(n));
     check(info == 0, "gptq: triangular inverse failed (zero pivot ", info, ")");
-    if (i0 == 0) continue;
-    const int64_t n_chunks = (i0 + kChunk - 1) / kChunk;
-    pool().parallel_for(0, n_chunks, 1, [&](int64_t b, int64_t e, int) {
-      for (int64_t ch = b; ch < e; ++ch) {
-        const int64_t c0 = ch * kChunk, w = std::min(kChunk, i0 - c0);
-        float* xi = x + i0 * n + c0;
-        // X[c0:i0, c0:c0+w] is lower triangular in its top rows: rows < c0 are zero.
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(ib), int(w), int(i0 - c0),
-                    -1.0f, l + i0 * n + c0, int(n), x + c0 * n + c0, int(n), 0.0f, xi, int(n));
-        cblas_strsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, int(ib),
-                    int(w), 1.0f, lii, int(n), xi, int(n));
-      }
-    });
   }
 }
 
-// a holds J H J (H symmetric positive definite, lower triangle used); on
-// success a becomes U, the upper Cholesky factor of H^-1 (lower triangle
-// zero). scratch: n * n floats. Returns false when Cholesky fails.
-bool factor_flipped(float* a, int64_t n, std::vector<float>& scratch) {
-  if (!cholesky_lower(a, n)) return false;
-  scratch.resize(static_cast<size_t>(n * n));
-  float* x = scratch.data();
-  invert_lower(a, x, n);
-  pool().parallel_for(0, n, 32, [&](int64_t b, int64_t e, int) {
-    for (int64_t i = b; i < e; ++i) {
-      const float* src = x + (n - 1 - i) * n + (n - 1);
-      float* dst = a + i * n;
-      for (int64_t j = 0; j < n; ++j) dst[j] = src[-j];
-    }
+// a[i, j] <-> a[n-1-i, n-1-j] for a row-major [n, n]: the flat array reversed.
+void reverse_both(float* a, int64_t n) {
+  const int64_t total = n * n, half = total / 2;
+  pool().parallel_for(0, half, 1 << 16, [&](int64_t b, int64_t e, int) {
+    for (int64_t k = b; k < e; ++k) std::swap(a[k], a[total - 1 - k]);
   });
+}
+
+// a holds B = J H J (H symmetric positive definite) in its lower triangle;
+// on success a becomes U, the upper Cholesky factor of H^-1, with a zero
+// strict lower triangle. When Cholesky fails (returns false), a's strict
+// upper triangle is as it was, so the caller can rebuild B from it.
+bool factor_flipped(float* a, int64_t n) {
+  if (!cholesky_lower(a, n)) return false;
+  // The strict upper triangle to zero: the inverse's GEMMs read the
+  // diagonal blocks whole, and the reversal moves it to U's lower triangle.
+  pool().parallel_for(0, n, 32, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) std::fill(a + i * n + i + 1, a + (i + 1) * n, 0.0f);
+  });
+  invert_lower_in_place(a, n);  // lower triangle: L^-1
+  reverse_both(a, n);           // upper triangle: J L^-1 J = U
   return true;
 }
 
@@ -257,28 +268,53 @@ struct InputColumns {
   std::vector<float> diag;
 };
 
-InputColumns input_columns(const float* h, int64_t n) {
+InputColumns input_columns(const std::vector<float>& raw_diag) {
   InputColumns c;
-  c.dead.resize(static_cast<size_t>(n));
-  c.diag.resize(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const float d = h[i * n + i];
-    c.dead[size_t(i)] = d == 0.0f;
-    c.diag[size_t(i)] = d == 0.0f ? 1.0f : d;
+  const size_t n = raw_diag.size();
+  c.dead.resize(n);
+  c.diag.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const float d = raw_diag[i];
+    c.dead[i] = d == 0.0f;
+    c.diag[i] = d == 0.0f ? 1.0f : d;
   }
   return c;
+}
+
+// Column order: identity, or decreasing diag(H) (stable, so deterministic).
+std::vector<int64_t> sweep_order(const std::vector<float>& diag, bool act_order) {
+  std::vector<int64_t> perm(diag.size());
+  std::iota(perm.begin(), perm.end(), int64_t(0));
+  if (act_order)
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&](int64_t a, int64_t b) { return diag[size_t(a)] > diag[size_t(b)]; });
+  return perm;
 }
 
 // W in sweep order, [n_out, n]: element j of row r is w[r, perm[j]], dead
 // columns zeroed. Every weight must be finite (what() names the first bad
 // one). row_fn(r, row) sees each row first, in the original column order
-// with dead columns zeroed. Every element is written: no zero-fill of a
-// buffer that may be 100s of MB.
+// with dead columns zeroed. With in_place (== w) and the identity order,
+// that is w itself, changed in place: no copy of a matrix that may be 100s
+// of MB; otherwise a new buffer, every element written (no zero-fill).
+struct SweepWeights {
+  std::unique_ptr<float[]> owned;
+  float* p = nullptr;  // [n_out, n]
+};
+
 template <class RowFn>
-std::unique_ptr<float[]> sweep_weights(const float* w, int64_t n_out, int64_t n,
-                                       const std::vector<char>& dead,
-                                       const std::vector<int64_t>& perm, const RowFn& row_fn) {
-  auto wp = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(n_out * n));
+SweepWeights sweep_weights(const float* w, float* in_place, int64_t n_out, int64_t n,
+                           const std::vector<char>& dead, const std::vector<int64_t>& perm,
+                           const RowFn& row_fn) {
+  bool identity = true;
+  for (int64_t j = 0; j < n && identity; ++j) identity = perm[size_t(j)] == j;
+  SweepWeights sw;
+  if (in_place && identity) {
+    sw.p = in_place;
+  } else {
+    sw.owned = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(n_out * n));
+    sw.p = sw.owned.get();
+  }
   pool().parallel_for(0, n_out, std::max<int64_t>(1, 8192 / n), [&](int64_t b, int64_t e, int) {
     std::vector<float> row(static_cast<size_t>(n));
     for (int64_t r = b; r < e; ++r) {
@@ -288,41 +324,74 @@ std::unique_ptr<float[]> sweep_weights(const float* w, int64_t n_out, int64_t n,
           check(std::isfinite(wr[c]), "gptq: weight [", r, ", ", c, "] is ", wr[c]);
       for (int64_t c = 0; c < n; ++c) row[size_t(c)] = dead[size_t(c)] ? 0.0f : wr[c];
       row_fn(r, row.data());
-      float* dst = wp.get() + r * n;
+      float* dst = sw.p + r * n;
       for (int64_t j = 0; j < n; ++j) dst[j] = row[size_t(perm[size_t(j)])];
     }
   });
-  return wp;
+  return sw;
 }
 
-// u [n, n] := U, the upper Cholesky factor of (P^T H P + damp * mean(diag) I)^-1
-// (P the sweep order perm, H = h [n, n] with diag [n] on its diagonal), built
-// from J P^T H P J (J the reversal). When Cholesky fails the damping is
-// raised (x10, or 1e-3 from 0) up to kMaxDampRetries times; returns the
-// damping used.
-double damped_factor(const float* h, int64_t n, int64_t n_samples, const std::vector<float>& diag,
-                     const std::vector<int64_t>& perm, double damp, std::vector<float>& u) {
+// a [n, n] := J P^T a P J in place (a symmetric; P the sweep order perm, J
+// the reversal): a[i, j] becomes a[q_i, q_j] with q_i = perm[n - 1 - i].
+void permute_symmetric(float* a, int64_t n, const std::vector<int64_t>& perm) {
+  bool identity = true;
+  for (int64_t i = 0; i < n && identity; ++i) identity = perm[size_t(i)] == i;
+  if (identity) return reverse_both(a, n);
+  auto q = [&](int64_t i) { return perm[size_t(n - 1 - i)]; };
+  // Columns of every row, then whole rows by following the permutation's cycles.
+  pool().parallel_for(0, n, 32, [&](int64_t b, int64_t e, int) {
+    std::vector<float> row(static_cast<size_t>(n));
+    for (int64_t r = b; r < e; ++r) {
+      float* ar = a + r * n;
+      for (int64_t j = 0; j < n; ++j) row[size_t(j)] = ar[q(j)];
+      std::memcpy(ar, row.data(), size_t(n) * sizeof(float));
+    }
+  });
+  std::vector<char> done(static_cast<size_t>(n), 0);
+  std::vector<float> tmp(static_cast<size_t>(n));
+  for (int64_t start = 0; start < n; ++start) {
+    if (done[size_t(start)]) continue;
+    // Row i takes row q(i): along the cycle start, q(start), q(q(start)) ...
+    std::memcpy(tmp.data(), a + start * n, size_t(n) * sizeof(float));
+    int64_t i = start;
+    for (;;) {
+      done[size_t(i)] = 1;
+      const int64_t src = q(i);
+      if (src == start) {
+        std::memcpy(a + i * n, tmp.data(), size_t(n) * sizeof(float));
+        break;
+      }
+      std::memcpy(a + i * n, a + src * n, size_t(n) * sizeof(float));
+      i = src;
+    }
+  }
+}
+
+// In place, h [n, n] (H, symmetric) := U, the upper Cholesky factor of
+// (P^T H P + damp * mean(diag) I)^-1 (P the sweep order perm, diag [n] the
+// diagonal to use for H's), built from J P^T H P J (J the reversal). When
+// Cholesky fails, the lower triangle is rebuilt from the untouched upper one
+// and the damping raised (x10, or 1e-3 from 0) up to kMaxDampRetries times;
+// returns the damping used. No n x n scratch: the Hessian becomes the factor.
+double damped_factor_in_place(float* h, int64_t n, int64_t n_samples,
+                              const std::vector<float>& diag, const std::vector<int64_t>& perm,
+                              double damp) {
   double mean_diag = 0;
   for (float d : diag) mean_diag += double(d);
   mean_diag /= double(n);
-  u.resize(static_cast<size_t>(n * n));
-  std::vector<float> scratch;
+  permute_symmetric(h, n, perm);
   for (int attempt = 0;; ++attempt) {
     const float add = float(damp * mean_diag);
-    pool().parallel_for(0, n, 32, [&](int64_t b, int64_t e, int) {
-      for (int64_t i = b; i < e; ++i) {
-        const int64_t pi = perm[size_t(n - 1 - i)];
-        const float* hr = h + pi * n;
-        float* ur = u.data() + i * n;
-        for (int64_t j = 0; j < n; ++j) ur[j] = hr[perm[size_t(n - 1 - j)]];
-        ur[i] = diag[size_t(pi)] + add;
-      }
-    });
-    if (factor_flipped(u.data(), n, scratch)) return damp;
+    for (int64_t i = 0; i < n; ++i) h[i * n + i] = diag[size_t(perm[size_t(n - 1 - i)])] + add;
+    if (factor_flipped(h, n)) return damp;
     check(attempt < kMaxDampRetries, "gptq: Hessian [", n, " x ", n,
           "] is not positive definite even with damping ", damp, " x mean diagonal (", n_samples,
           " calibration rows); the calibration inputs are degenerate");
     damp = damp > 0 ? damp * 10 : 1e-3;
+    pool().parallel_for(0, n, 32, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i)
+        for (int64_t j = 0; j < i; ++j) h[i * n + j] = h[j * n + i];
+    });
   }
 }
 
@@ -571,8 +640,7 @@ bool gptq_inverse_cholesky(const float* h, int64_t n, float* u) {
     for (int64_t i = b; i < e; ++i)
       for (int64_t j = 0; j < n; ++j) u[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
   });
-  std::vector<float> scratch;
-  return factor_flipped(u, n, scratch);
+  return factor_flipped(u, n);
 }
 
 // ---------------------------------------------------------------------- Gptq
@@ -584,6 +652,7 @@ Gptq::Gptq(int64_t n_in) : n_in_(n_in) {
 
 void Gptq::add_batch(const float* x, int64_t rows) {
   check(rows >= 0, "gptq: add_batch with ", rows, " rows");
+  check(!factored_, "gptq: add_batch after the Hessian was factored");
   if (rows == 0) return;
   const int64_t n = n_in_;
   pool().parallel_for(0, rows, std::max<int64_t>(1, 16384 / n), [&](int64_t b, int64_t e, int) {
@@ -598,10 +667,69 @@ void Gptq::add_batch(const float* x, int64_t rows) {
   n_samples_ = total;
 }
 
+std::vector<float> Gptq::raw_diag() const {
+  if (factored_) return diag_;
+  std::vector<float> d(static_cast<size_t>(n_in_));
+  for (int64_t i = 0; i < n_in_; ++i) d[size_t(i)] = h_[size_t(i * n_in_ + i)];
+  return d;
+}
+
+const std::vector<float>& Gptq::hessian() const {
+  check(!factored_, "gptq: the Hessian was factored in place; it is no longer available");
+  return h_;
+}
+
 std::vector<float> Gptq::importance() const {
-  std::vector<float> imp(static_cast<size_t>(n_in_));
-  for (int64_t i = 0; i < n_in_; ++i) imp[size_t(i)] = 0.5f * h_[size_t(i * n_in_ + i)];
+  std::vector<float> imp = raw_diag();
+  for (float& v : imp) v *= 0.5f;
   return imp;
+}
+
+struct Gptq::Factor {
+  std::vector<char> dead;      // [n] inputs never active
+  std::vector<float> diag;     // [n] diag(H), dead ones 1
+  std::vector<int64_t> perm;   // [n] sweep position -> column
+  const float* u = nullptr;    // [n, n]
+  double damp = 0;             // used
+};
+
+void Gptq::factor(const GptqOptions& opt) {
+  if (factored_) {
+    check(opt.act_order == factored_act_order_ && opt.damp == factored_damp_,
+          "gptq: the Hessian was factored for act_order=", factored_act_order_, " damp ",
+          factored_damp_, "; cannot factor it again for act_order=", opt.act_order, " damp ",
+          opt.damp);
+    return;
+  }
+  check_quantize_args(0, opt, "gptq");
+  diag_ = raw_diag();
+  const InputColumns in = input_columns(diag_);
+  damp_used_ = damped_factor_in_place(h_.data(), n_in_, n_samples_, in.diag,
+                                      sweep_order(in.diag, opt.act_order), opt.damp);
+  factored_ = true;
+  factored_act_order_ = opt.act_order;
+  factored_damp_ = opt.damp;
+}
+
+Gptq::Factor Gptq::factor_for(const GptqOptions& opt, std::vector<float>& u_copy) const {
+  Factor f;
+  InputColumns in = input_columns(raw_diag());
+  f.dead = std::move(in.dead);
+  f.diag = std::move(in.diag);
+  f.perm = sweep_order(f.diag, opt.act_order);
+  if (factored_) {
+    check(opt.act_order == factored_act_order_ && opt.damp == factored_damp_,
+          "gptq: the Hessian was factored for act_order=", factored_act_order_, " damp ",
+          factored_damp_, "; this quantization asks for act_order=", opt.act_order, " damp ",
+          opt.damp);
+    f.u = h_.data();
+    f.damp = damp_used_;
+  } else {
+    u_copy = h_;
+    f.damp = damped_factor_in_place(u_copy.data(), n_in_, n_samples_, f.diag, f.perm, opt.damp);
+    f.u = u_copy.data();
+  }
+  return f;
 }
 
 void Gptq::check_quantize_args(int64_t n_out, const GptqOptions& opt, const char* what) const {
@@ -614,6 +742,16 @@ void Gptq::check_quantize_args(int64_t n_out, const GptqOptions& opt, const char
 
 GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
                           const GptqOptions& opt) const {
+  return quantize_impl(w, nullptr, n_out, spec, opt);
+}
+
+GptqResult Gptq::quantize_in_place(float* w, int64_t n_out, const QuantSpec& spec,
+                                   const GptqOptions& opt) const {
+  return quantize_impl(w, w, n_out, spec, opt);
+}
+
+GptqResult Gptq::quantize_impl(const float* w, float* out, int64_t n_out, const QuantSpec& spec,
+                               const GptqOptions& opt) const {
   validate_spec(spec, "gptq");
   check_quantize_args(n_out, opt, "gptq");
   const int64_t n = n_in_;
@@ -623,21 +761,16 @@ GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
   if (n_out == 0) return res;
   const int64_t ng = spec.n_groups(n), gc = spec.group_cols(n);
   const bool static_groups = opt.act_order;
-  const InputColumns in = input_columns(h_.data(), n);
-
-  // Column order: identity, or decreasing diag(H) (stable, so deterministic).
-  std::vector<int64_t> perm(static_cast<size_t>(n));
-  std::iota(perm.begin(), perm.end(), int64_t(0));
-  if (opt.act_order)
-    std::stable_sort(perm.begin(), perm.end(),
-                     [&](int64_t a, int64_t b) { return in.diag[size_t(a)] > in.diag[size_t(b)]; });
+  std::vector<float> u_copy;  // U when the Hessian was not factored in place
+  const Factor f = factor_for(opt, u_copy);
+  res.damp = f.damp;
+  const std::vector<int64_t>& perm = f.perm;
 
   // Group parameters as floats [n_out, ng]; static groups are fixed here from
   // W (dead columns zeroed), dynamic ones when the sweep reaches them.
   std::vector<float> pscale(static_cast<size_t>(n_out * ng), 1.0f);
   std::vector<float> pzero(static_cast<size_t>(n_out * ng), 0.0f);
   const auto codes_buf = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(n_out * n));
-  std::vector<float> u;
   IntegerTarget target{.spec = spec,
                        .rtn = opt.rtn,
                        .n = n,
@@ -651,7 +784,7 @@ GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
                        .pzero = pzero.data(),
                        .codes = codes_buf.get()};
 
-  const auto wp = sweep_weights(w, n_out, n, in.dead, perm, [&](int64_t r, const float* row) {
+  const SweepWeights wp = sweep_weights(w, out, n_out, n, f.dead, perm, [&](int64_t r, const float* row) {
     if (!static_groups) return;
     for (int64_t g = 0; g < ng; ++g) {
       const int64_t c0 = g * gc;
@@ -660,11 +793,10 @@ GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
       pzero[size_t(r * ng + g)] = p.zero;
     }
   });
-  res.damp = damped_factor(h_.data(), n, n_samples_, in.diag, perm, opt.damp, u);
-  target.wp = wp.get();
-  target.u = u.data();
+  target.wp = wp.p;
+  target.u = f.u;
   const double loss =
-      gptq_sweep(wp.get(), u.data(), n_out, n, opt.block_size, static_groups ? 0 : gc,
+      gptq_sweep(wp.p, f.u, n_out, n, opt.block_size, static_groups ? 0 : gc,
                  [&](int64_t, int64_t) { return IntegerColumns(target, opt.block_size); });
 
   // Storage: fp16 parameters (already fp16 values) and packed codes.
@@ -688,11 +820,22 @@ GptqResult Gptq::quantize(const float* w, int64_t n_out, const QuantSpec& spec,
     }
   });
   res.loss = loss / 2;  // as the reference: sum of (w - q)^2 / d^2, halved
+  if (out) qt.dequantize_into(out);
   return res;
 }
 
 GgmlQuantized Gptq::quantize_ggml(const float* w, int64_t n_out, GgmlType type,
                                   const GptqOptions& opt) const {
+  return quantize_ggml_impl(w, nullptr, n_out, type, opt);
+}
+
+GgmlQuantized Gptq::quantize_ggml_in_place(float* w, int64_t n_out, GgmlType type,
+                                           const GptqOptions& opt) const {
+  return quantize_ggml_impl(w, w, n_out, type, opt);
+}
+
+GgmlQuantized Gptq::quantize_ggml_impl(const float* w, float* out, int64_t n_out, GgmlType type,
+                                       const GptqOptions& opt) const {
   const GgmlTypeTraits& tr = ggml_traits(type);
   check_quantize_args(n_out, opt, "gptq");
   const int64_t n = n_in_;
@@ -708,24 +851,21 @@ GgmlQuantized Gptq::quantize_ggml(const float* w, int64_t n_out, GgmlType type,
   res.damp = opt.damp;
   const size_t row_bytes = ggml_row_size(type, n);
   res.data.resize(size_t(n_out) * row_bytes);
-  res.dequant.resize(static_cast<size_t>(n_out * n));
+  if (!out) res.dequant.resize(static_cast<size_t>(n_out * n));
   if (n_out == 0) return res;
 
-  const InputColumns in = input_columns(h_.data(), n);
-  std::vector<int64_t> perm(static_cast<size_t>(n));
-  std::iota(perm.begin(), perm.end(), int64_t(0));
+  std::vector<float> u_copy;  // U when the Hessian was not factored in place
+  const Factor f = factor_for(opt, u_copy);
+  res.damp = f.damp;
   const std::vector<float> imp = importance();
   // Mean square of each row, as ggml_quantize_row computes it for the legacy
   // formats' importance weights (a float sum in column order).
   std::vector<float> row_ms(static_cast<size_t>(n_out));
-  const auto wp = sweep_weights(w, n_out, n, in.dead, perm, [&](int64_t r, const float* row) {
+  const SweepWeights wp = sweep_weights(w, out, n_out, n, f.dead, f.perm, [&](int64_t r, const float* row) {
     float s = 0.0f;
     for (int64_t c = 0; c < n; ++c) s += row[c] * row[c];
     row_ms[size_t(r)] = s / float(n);
   });
-  std::vector<float> u;
-  res.damp = damped_factor(h_.data(), n, n_samples_, in.diag, perm, opt.damp, u);
-
   const GgmlTarget target{.type = type,
                           .n = n,
                           .block = tr.block_size,
@@ -733,12 +873,13 @@ GgmlQuantized Gptq::quantize_ggml(const float* w, int64_t n_out, GgmlType type,
                           .block_bytes = tr.type_size,
                           .importance = imp.data(),
                           .row_mean_sq = row_ms.data(),
-                          .wp = wp.get(),
-                          .u = u.data(),
+                          .wp = wp.p,
+                          .u = f.u,
                           .data = res.data.data(),
-                          .dequant = res.dequant.data()};
+                          // In place: column c of wp is not read once its tile holds it.
+                          .dequant = out ? wp.p : res.dequant.data()};
   const double loss =
-      gptq_sweep(wp.get(), u.data(), n_out, n, opt.block_size, tr.block_size,
+      gptq_sweep(wp.p, f.u, n_out, n, opt.block_size, tr.block_size,
                  [&](int64_t r0, int64_t r1) { return GgmlColumns(target, r0, r1); });
   res.loss = loss / 2;
   return res;

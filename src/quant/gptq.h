@@ -49,13 +49,26 @@ class Gptq {
   // x: [rows, n_in] inputs of the layer (one row per token).
   void add_batch(const float* x, int64_t rows);
   int64_t n_samples() const { return n_samples_; }
-  const std::vector<float>& hessian() const { return h_; }  // [n_in, n_in], 2 X^T X / n
+  // [n_in, n_in], 2 X^T X / n; an error after factor().
+  const std::vector<float>& hessian() const;
   // [n_in]: diag(H) / 2 = mean x^2 per input column, what llama.cpp's imatrix
-  // holds for this layer (zero for dead inputs).
+  // holds for this layer (zero for dead inputs). Available after factor() too.
   std::vector<float> importance() const;
+  // Turns the accumulated Hessian into GPTQ's factor U in place, for the sweep
+  // order and damping of opt (act_order, damp): no second n_in x n_in matrix,
+  // and the projections sharing this input (q/k/v, gate/up) factor it once.
+  // Later quantize / quantize_ggml calls with the same act_order and damp use
+  // it; others, and hessian() and add_batch(), are then errors. Idempotent.
+  void factor(const GptqOptions& opt);
+  bool factored() const { return factored_; }
   // Quantizes w [n_out, n_in]. Does not modify the accumulated Hessian.
   GptqResult quantize(const float* w, int64_t n_out, const QuantSpec& spec,
                       const GptqOptions& opt = {}) const;
+  // The same, with w (in: the float weights) as the sweep's working matrix:
+  // out, w holds the dequantized result (exactly q.dequantize()). No copy of
+  // W without act_order.
+  GptqResult quantize_in_place(float* w, int64_t n_out, const QuantSpec& spec,
+                               const GptqOptions& opt = {}) const;
   // Quantizes w [n_out, n_in] into ggml's `type` (n_in a multiple of its block
   // size; act_order is rejected, opt.rtn is unused). The sweep runs left to
   // right; at the first column of each block of a row, the block's scales are
@@ -69,13 +82,31 @@ class Gptq {
   // may not hold 0): the output does not see it, the loss does.
   GgmlQuantized quantize_ggml(const float* w, int64_t n_out, GgmlType type,
                               const GptqOptions& opt = {}) const;
+  // The same in place: w becomes the dequantized result, which then is not
+  // also returned (dequant stays empty). No copy of W.
+  GgmlQuantized quantize_ggml_in_place(float* w, int64_t n_out, GgmlType type,
+                                       const GptqOptions& opt = {}) const;
 
  private:
+  std::vector<float> raw_diag() const;  // [n_in] diag(H)
+  // out: null, or w itself (the in-place variants).
+  GptqResult quantize_impl(const float* w, float* out, int64_t n_out, const QuantSpec& spec,
+                           const GptqOptions& opt) const;
+  GgmlQuantized quantize_ggml_impl(const float* w, float* out, int64_t n_out, GgmlType type,
+                                   const GptqOptions& opt) const;
   void check_quantize_args(int64_t n_out, const GptqOptions& opt, const char* what) const;
+
+  struct Factor;  // the sweep order, the damping used, and U (in h_ after factor())
+  Factor factor_for(const GptqOptions& opt, std::vector<float>& u_copy) const;
 
   int64_t n_in_;
   int64_t n_samples_ = 0;
-  std::vector<float> h_;  // running mean, accumulated with SYRK
+  std::vector<float> h_;  // running mean, accumulated with SYRK; U after factor()
+  std::vector<float> diag_;  // diag(H), kept when h_ becomes U
+  bool factored_ = false;
+  bool factored_act_order_ = false;
+  double factored_damp_ = 0;  // damp asked for
+  double damp_used_ = 0;      // after retries
 };
 
 // U, the upper Cholesky factor of H^-1 (H^-1 = U^T U, the matrix GPTQ sweeps

@@ -426,6 +426,76 @@ TEST(GptqTest, SingularHessianRetriesWithMoreDamping) {
   EXPECT_EQ(g.quantize(w.data(), n_out, QuantSpec{4, 32, false}, opt).damp, 0.01);
 }
 
+// factor(): the Hessian becomes U in place, shared by the projections of
+// one input; quantizing then (and quantizing W in place) gives exactly what
+// the copying path gives,
+// also when the damping had to be raised (the retry rebuilds H from the
+// upper triangle that the failed Cholesky left) and with act_order (the
+// symmetric permutation done in place by cycles).
+TEST(GptqTest, FactorInPlaceGivesTheSameResults) {
+  const int64_t n_out = 24, n = 320, rows = 400;  // n: 10 blocks of Q4_0, 2.5 of the Cholesky
+  const std::vector<float> x = correlated_inputs(rows, n, 31);
+  const std::vector<float> w = normal_matrix(n_out, n, 32, 0.05f);
+  // Rank-1 inputs force damping retries when damp is 0.
+  const std::vector<float> v = normal_matrix(1, n, 33), a = normal_matrix(rows, 1, 34);
+  std::vector<float> x1(static_cast<size_t>(rows * n));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < n; ++c) x1[size_t(r * n + c)] = a[size_t(r)] * v[size_t(c)];
+  struct Case {
+    const std::vector<float>* x;
+    bool act_order;
+    double damp;
+  };
+  for (const Case& k : {Case{&x, false, 0.01}, Case{&x, true, 0.01}, Case{&x1, false, 0.0},
+                        Case{&x1, true, 0.0}}) {
+    SCOPED_TRACE(::testing::Message() << "act_order " << k.act_order << " damp " << k.damp);
+    GptqOptions opt;
+    opt.act_order = k.act_order;
+    opt.damp = k.damp;
+    const QuantSpec spec{3, 32, false};
+    const Gptq copy = hessian_of(*k.x, rows, n);
+    Gptq in_place = hessian_of(*k.x, rows, n);
+    const std::vector<float> imp = in_place.importance();
+    in_place.factor(opt);
+    in_place.factor(opt);  // idempotent
+    EXPECT_TRUE(in_place.factored());
+    EXPECT_EQ(in_place.importance(), imp);
+    const GptqResult want = copy.quantize(w.data(), n_out, spec, opt);
+    for (int rep = 0; rep < 2; ++rep) {  // the factor is reused, not consumed
+      const GptqResult got = in_place.quantize(w.data(), n_out, spec, opt);
+      EXPECT_EQ(got.q.codes, want.q.codes);
+      EXPECT_EQ(got.q.scales, want.q.scales);
+      EXPECT_EQ(got.loss, want.loss);
+      EXPECT_EQ(got.damp, want.damp);
+    }
+    if (k.damp == 0.0) {
+      EXPECT_GT(want.damp, 0.0);
+    }
+    // In place: the weights become their dequantized values, codes unchanged.
+    std::vector<float> buf = w;
+    const GptqResult ip = in_place.quantize_in_place(buf.data(), n_out, spec, opt);
+    EXPECT_EQ(ip.q.codes, want.q.codes);
+    EXPECT_EQ(buf, want.q.dequantize());
+    if (!k.act_order) {
+      const GgmlQuantized gw = copy.quantize_ggml(w.data(), n_out, GgmlType::Q4_0, opt);
+      const GgmlQuantized gg = in_place.quantize_ggml(w.data(), n_out, GgmlType::Q4_0, opt);
+      EXPECT_EQ(gg.data, gw.data);
+      buf = w;
+      const GgmlQuantized gi = in_place.quantize_ggml_in_place(buf.data(), n_out, GgmlType::Q4_0, opt);
+      EXPECT_EQ(gi.data, gw.data);
+      EXPECT_TRUE(gi.dequant.empty());
+      EXPECT_EQ(buf, gw.dequant);
+    }
+    // The Hessian is gone; other options and more inputs are refused.
+    EXPECT_LIEQ_ERROR(in_place.hessian(), "factored in place");
+    EXPECT_LIEQ_ERROR(in_place.add_batch(x.data(), 1), "after the Hessian was factored");
+    GptqOptions other = opt;
+    other.act_order = !k.act_order;
+    EXPECT_LIEQ_ERROR(in_place.quantize(w.data(), n_out, spec, other), "factored for act_order");
+    EXPECT_LIEQ_ERROR(in_place.factor(other), "cannot factor it again");
+  }
+}
+
 TEST(GptqTest, RejectsBadInput) {
   const int64_t n = 32;
   Gptq g(n);
