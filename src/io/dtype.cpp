@@ -2,8 +2,8 @@
 
 #include <cstring>
 
+#include "kernels/vec.h"
 #include "util/error.h"
-#include "util/half.h"
 
 namespace lieq {
 
@@ -26,15 +26,18 @@ bool parse_safetensors_dtype(std::string_view name, DType* out) {
   return false;
 }
 
-// 16-bit elements through an aligned local buffer (the source may be unaligned).
+// 16-bit elements through an aligned local buffer (the source may be
+// unaligned), converted by the run-time-dispatched vector kernels
+// (kernels/vec.h: AVX-512 / AVX2 / scalar, bit-exact with each other).
 static void convert_u16_rows(const void* src, float* dst, size_t n,
-                             void (*row)(const uint16_t*, float*, size_t)) {
+                             void (*row)(const uint16_t*, float*, int64_t)) {
   const auto* p = static_cast<const uint8_t*>(src);
-  uint16_t buf[256];
-  for (size_t i = 0; i < n; i += 256) {
-    const size_t m = n - i < 256 ? n - i : 256;
+  constexpr size_t kBuf = 4096;
+  alignas(64) uint16_t buf[kBuf];
+  for (size_t i = 0; i < n; i += kBuf) {
+    const size_t m = n - i < kBuf ? n - i : kBuf;
     std::memcpy(buf, p + 2 * i, 2 * m);
-    row(buf, dst + i, m);
+    row(buf, dst + i, int64_t(m));
   }
 }
 
@@ -46,10 +49,10 @@ void convert_to_f32(DType t, const void* src, float* dst, size_t n) {
       std::memcpy(dst, src, n * 4);
       return;
     case DType::kF16:
-      convert_u16_rows(src, dst, n, f16_to_f32_row);
+      convert_u16_rows(src, dst, n, vec().f16_to_f32);
       return;
     case DType::kBF16:
-      convert_u16_rows(src, dst, n, bf16_to_f32_row);
+      convert_u16_rows(src, dst, n, vec().bf16_to_f32);
       return;
     case DType::kF64: {
       const auto* p = static_cast<const uint8_t*>(src);
