@@ -13,8 +13,18 @@
 // AVX2 kernels (the label shows its core name, e.g. "Haswell") on an AVX-512
 // CPU can reach at most about half of it.
 //
+// matmul_nt_16 (BF16 W converted on the fly, kernels/gemm16.h) at the same
+// tinylm shapes with 1 and 2048 rows and at a Qwen3-4B FFN shape (k 2560,
+// n 9728; m 1 and 512), each with "vs_f32" = its FLOP/s over matmul_nt's on
+// the same shape, timed in the same run. BM_MatmulNt16Path times one direct
+// path or the convert + sgemm panels at small m: kGemm16DirectMaxRows
+// (direct kernels up to that many rows) comes from it. The lieq binary runs
+// OpenBLAS's SkylakeX kernels on AVX-512 CPUs (select_blas_kernels); set
+// OPENBLAS_CORETYPE=SkylakeX to compare with the same float32 kernels.
+//
 //   ./build/bench_gemm                         # all
 //   ./build/bench_gemm --benchmark_filter=Peak # just the peak estimate
+//   ./build/bench_gemm --benchmark_filter=16   # the 16-bit products
 //   LIEQ_THREADS / OPENBLAS_NUM_THREADS set the thread count as usual.
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
@@ -28,6 +38,9 @@
 #include <vector>
 
 #include "kernels/gemm.h"
+#include "kernels/gemm16.h"
+#include "kernels/gemm16_kernels.h"
+#include "util/half.h"
 
 extern "C" char* openblas_get_corename(void);  // OpenBLAS: the kernel set it picked
 
@@ -192,6 +205,111 @@ BENCHMARK(BM_MatmulNt)
     ->Args({2048, 256, 768})    // down_proj (FFN -> hidden)
     ->Args({2048, 8192, 256})   // lm_head (hidden -> vocab, tied embedding)
     ->Args({1024, 1024, 1024})  // square reference
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// ------------------------------------------------------- 16-bit weights
+
+std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
+  std::vector<uint16_t> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i) h[i] = lieq::f32_to_bf16(v[i]);
+  return h;
+}
+
+// Mean seconds per call of f over >= 0.3 s (after one warm-up call).
+template <class F>
+double seconds_per_call(const F& f) {
+  f();
+  int64_t calls = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  double s = 0;
+  while (s < 0.3) {
+    f();
+    ++calls;
+    s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  return s / double(calls);
+}
+
+// FLOP/s of matmul_nt (float32 W) at [m, n, k]: the baseline of "vs_f32".
+double f32_flops(int64_t m, int64_t n, int64_t k) {
+  const std::vector<float> x = random_vec(size_t(m * k), 1), w = random_vec(size_t(n * k), 2);
+  std::vector<float> y(size_t(m * n));
+  const double s = seconds_per_call([&] {
+    lieq::matmul_nt(x.data(), w.data(), y.data(), m, n, k);
+    benchmark::ClobberMemory();
+  });
+  return 2.0 * double(m) * double(n) * double(k) / s;
+}
+
+// Times `product` (y = x W^T, BF16 W) and reports FLOP/s and vs_f32.
+template <class F>
+void time_16bit(benchmark::State& state, int64_t m, int64_t n, int64_t k, const F& product) {
+  const double base = f32_flops(m, n, k);
+  product();  // warm up
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    product();
+    benchmark::ClobberMemory();
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double flops = 2.0 * double(m) * double(n) * double(k) * double(state.iterations());
+  state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsRate);
+  state.counters["f32_GFLOP/s"] = base * 1e-9;
+  state.counters["vs_f32"] = flops / secs / base;
+}
+
+// Args: m, n, k. matmul_nt_16 as the forward pass calls it (active path).
+void BM_MatmulNt16(benchmark::State& state) {
+  const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  const std::vector<float> x = random_vec(size_t(m * k), 1);
+  const std::vector<uint16_t> w = to_bf16(random_vec(size_t(n * k), 2));
+  std::vector<float> y(size_t(m * n));
+  time_16bit(state, m, n, k, [&] {
+    lieq::matmul_nt_16(x.data(), w.data(), lieq::Dtype16::kBf16, y.data(), m, n, k);
+  });
+  state.SetLabel(std::string("bf16 ") + lieq::gemm16_path_name(lieq::gemm16_active_path()) +
+                 (m <= lieq::kGemm16DirectMaxRows ? " direct" : " panels"));
+}
+BENCHMARK(BM_MatmulNt16)
+    ->ArgNames({"m", "n", "k"})
+    ->Args({1, 256, 256})       // tinylm q_proj, o_proj, decoding
+    ->Args({1, 768, 256})       // tinylm gate_proj, up_proj
+    ->Args({1, 256, 768})       // tinylm down_proj
+    ->Args({1, 8192, 256})      // tinylm lm_head
+    ->Args({2048, 256, 256})    // the same, perplexity batches
+    ->Args({2048, 128, 256})
+    ->Args({2048, 768, 256})
+    ->Args({2048, 256, 768})
+    ->Args({2048, 8192, 256})
+    ->Args({1, 9728, 2560})     // Qwen3-4B gate_proj, up_proj
+    ->Args({512, 9728, 2560})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// Args: m, n, k, path (Gemm16Path; 4 = convert + sgemm panels).
+void BM_MatmulNt16Path(benchmark::State& state) {
+  const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  const auto path = lieq::Gemm16Path(std::min<int64_t>(state.range(3), 3));
+  const bool panels = state.range(3) == 4;
+  if (!lieq::gemm16_path_supported(path)) {
+    state.SkipWithError("path not supported by this CPU");
+    return;
+  }
+  const std::vector<float> x = random_vec(size_t(m * k), 1);
+  const std::vector<uint16_t> w = to_bf16(random_vec(size_t(n * k), 2));
+  std::vector<float> y(size_t(m * n));
+  const lieq::Gemm16Kernels& kern = lieq::gemm16_kernels(path);
+  time_16bit(state, m, n, k, [&] {
+    lieq::matmul_nt_16_with(kern, panels ? 0 : m, x.data(), w.data(), lieq::Dtype16::kBf16,
+                            y.data(), m, n, k);
+  });
+  state.SetLabel(panels ? "panels" : lieq::gemm16_path_name(path));
+}
+BENCHMARK(BM_MatmulNt16Path)
+    ->ArgNames({"m", "n", "k", "path"})
+    ->ArgsProduct({{1, 2, 4, 8, 16, 32, 64, 128}, {9728}, {2560}, {1, 2, 3, 4}})
+    ->ArgsProduct({{1, 2, 4, 8, 16, 32, 64, 128}, {768}, {256}, {1, 2, 3, 4}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -4,8 +4,11 @@
 //   build/synth_model --out DIR [--layers 36] [--hidden 2560] [--intermediate 9728]
 //                     [--heads 32] [--kv-heads 8] [--head-dim 128] [--vocab 151936]
 //                     [--tokenizer-from ../shared/models/random-qwen3] [--seed 1]
+//                     [--arch qwen3|llama]
 //
-// DIR gets config.json (Qwen3ForCausalLM, tied embeddings as Qwen3-4B),
+// DIR gets config.json (Qwen3ForCausalLM, tied embeddings as Qwen3-4B; with
+// --arch llama the same shape as LlamaForCausalLM, without q/k norms, which
+// the February 2025 llama.cpp runs: bench/llama_compare.sh at this size),
 // model.safetensors (weights ~ N(0, 0.02^2), norms 1, all BF16) and the
 // tokenizer files copied from --tokenizer-from. The safetensors file is
 // streamed tensor by tensor, so memory stays at about one tensor (the
@@ -36,13 +39,14 @@ struct Options {
   int64_t layers = 36, hidden = 2560, intermediate = 9728, heads = 32, kv_heads = 8;
   int64_t head_dim = 128, vocab = 151936;
   uint64_t seed = 1;
+  std::string arch = "qwen3";  // or "llama"
 };
 
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(stderr,
                "synth_model: %s\nusage: synth_model --out DIR [--layers N] [--hidden N] "
                "[--intermediate N] [--heads N] [--kv-heads N] [--head-dim N] [--vocab N] "
-               "[--tokenizer-from DIR] [--seed S]\n",
+               "[--tokenizer-from DIR] [--seed S] [--arch qwen3|llama]\n",
                msg);
   std::exit(2);
 }
@@ -79,6 +83,8 @@ Options parse(int argc, char** argv) {
       o.vocab = num();
     else if (a == "--seed")
       o.seed = uint64_t(num());
+    else if (a == "--arch" && (std::string(v) == "qwen3" || std::string(v) == "llama"))
+      o.arch = v;
     else
       usage(("unknown option " + a).c_str());
   }
@@ -114,8 +120,9 @@ int main(int argc, char** argv) {
       if (!in) usage(("cannot read " + (o.tokenizer_from / "config.json").string()).c_str());
       cfg = nlohmann::json::parse(in);
     }
-    cfg["architectures"] = {"Qwen3ForCausalLM"};
-    cfg["model_type"] = "qwen3";
+    const bool llama = o.arch == "llama";
+    cfg["architectures"] = {llama ? "LlamaForCausalLM" : "Qwen3ForCausalLM"};
+    cfg["model_type"] = o.arch;
     cfg["hidden_size"] = o.hidden;
     cfg["intermediate_size"] = o.intermediate;
     cfg["num_hidden_layers"] = o.layers;

@@ -16,6 +16,7 @@ struct EvalArgs {
   std::vector<std::string> tasks;
   int64_t limit = 0;
   bool json = false;
+  bool f32_weights = false;
 };
 
 nlohmann::json num_or_null(double v) { return std::isnan(v) ? nlohmann::json() : nlohmann::json(v); }
@@ -24,7 +25,7 @@ int run_eval(const EvalArgs& a) {
   // Parse every task file first: a malformed file fails before any model work.
   std::vector<Task> tasks;
   for (const auto& t : a.tasks) tasks.push_back(load_task(t, a.limit));
-  const Model model = load_model(a.model);
+  const Model model = load_model(a.model, inference_load_options(a.f32_weights));
   const Tokenizer tok = load_tokenizer(model);
   std::vector<TaskResult> results;
   double acc_sum = 0, seconds = 0;
@@ -75,6 +76,7 @@ void add_eval(CLI::App& app, Action& action) {
       ->required();
   sub->add_option("--limit", args->limit, "Evaluate the first N items of each task (0 = all)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  add_f32_weights_flag(sub, &args->f32_weights);
   sub->add_flag("--json", args->json, "Print JSON");
   sub->callback([args, &action] { action = [args] { return run_eval(*args); }; });
 }

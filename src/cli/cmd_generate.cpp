@@ -17,10 +17,11 @@ struct GenerateArgs {
   double temperature = 0.0, top_p = 1.0;
   uint64_t seed = 42;
   bool json = false, ignore_eos = false;
+  bool f32_weights = false;
 };
 
 int run_generate(const GenerateArgs& a) {
-  const Model model = load_model(a.model);
+  const Model model = load_model(a.model, inference_load_options(a.f32_weights));
   const Tokenizer tok = load_tokenizer(model);
   const std::vector<int32_t> prompt = tok.encode(a.prompt);
   if (prompt.empty()) fail("generate: the prompt has no tokens and the tokenizer adds no BOS");
@@ -80,6 +81,7 @@ void add_generate(CLI::App& app, Action& action) {
       ->check(CLI::Range(0.0, 1.0));
   sub->add_option("--seed", args->seed, "Random seed for sampling")->capture_default_str();
   sub->add_flag("--ignore-eos", args->ignore_eos, "Keep generating after an end-of-sequence token");
+  add_f32_weights_flag(sub, &args->f32_weights);
   sub->add_flag("--json", args->json, "Print JSON");
   sub->callback([args, &action] { action = [args] { return run_generate(*args); }; });
 }

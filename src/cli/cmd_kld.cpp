@@ -15,6 +15,7 @@ struct KldArgs {
   std::string base, model, data, protocol = "plain";
   int64_t ctx = 0, max_windows = 0;
   bool json = false;
+  bool f32_weights = false;
 };
 
 int run_kld(const KldArgs& a) {
@@ -25,8 +26,8 @@ int run_kld(const KldArgs& a) {
   opt.max_windows = a.max_windows;
   const std::string text = read_text_file(a.data);
   if (text.empty()) fail(a.data, ": empty file");
-  const Model base = load_model(a.base);
-  const Model model = load_model(a.model);
+  const Model base = load_model(a.base, inference_load_options(a.f32_weights));
+  const Model model = load_model(a.model, inference_load_options(a.f32_weights));
   const Tokenizer tok = load_tokenizer(base);
   const KldResult r = kl_divergence(base, model, tok, text, opt);
   if (a.json) {
@@ -60,6 +61,7 @@ void add_kld(CLI::App& app, Action& action) {
   sub->add_option("--protocol", args->protocol, "plain | wikitext2 | llamacpp")->capture_default_str();
   sub->add_option("--max-windows", args->max_windows, "At most this many windows (0 = all)")
       ->capture_default_str();
+  add_f32_weights_flag(sub, &args->f32_weights);
   sub->add_flag("--json", args->json, "Print JSON");
   sub->callback([args, &action] { action = [args] { return run_kld(*args); }; });
 }

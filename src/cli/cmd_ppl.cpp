@@ -16,6 +16,7 @@ struct PplArgs {
   std::string model, data, protocol = "plain";
   int64_t ctx = 0, max_windows = 0, batch_rows = 4096;
   bool json = false;
+  bool f32_weights = false;
 };
 
 int run_ppl(const PplArgs& a) {
@@ -27,7 +28,7 @@ int run_ppl(const PplArgs& a) {
   opt.batch_rows = a.batch_rows;
   const std::string text = read_text_file(a.data);
   if (text.empty()) fail(a.data, ": empty file");
-  const Model model = load_model(a.model);
+  const Model model = load_model(a.model, inference_load_options(a.f32_weights));
   const Tokenizer tok = load_tokenizer(model);
   const PplResult r = perplexity(model, tok, text, opt);
   if (a.json) {
@@ -63,6 +64,7 @@ void add_ppl(CLI::App& app, Action& action) {
       ->capture_default_str();
   sub->add_option("--batch-rows", args->batch_rows, "Token rows per forward pass")
       ->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(1) << 24));
+  add_f32_weights_flag(sub, &args->f32_weights);
   sub->add_flag("--json", args->json, "Print JSON");
   sub->callback([args, &action] { action = [args] { return run_ppl(*args); }; });
 }

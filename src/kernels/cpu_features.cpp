@@ -43,6 +43,11 @@ bool cpu_supports(Isa isa) {
   return false;
 }
 
+bool cpu_supports_avx512_bf16() {
+  __builtin_cpu_init();
+  return cpu_supports(Isa::kAvx512) && __builtin_cpu_supports("avx512bf16");
+}
+
 Isa best_supported_isa() {
   if (cpu_supports(Isa::kAvx512)) return Isa::kAvx512;
   if (cpu_supports(Isa::kAvx2)) return Isa::kAvx2;

@@ -23,6 +23,9 @@ bool parse_isa(std::string_view name, Isa* out);
 
 // kAvx2: AVX2 + FMA + F16C. kAvx512: AVX-512 F/BW/DQ/VL (+ the AVX2 set).
 bool cpu_supports(Isa isa);
+// AVX512_BF16 (vdpbf16ps) on top of kAvx512; only matmul_nt_16 uses it
+// (kernels/gemm16_kernels.h).
+bool cpu_supports_avx512_bf16();
 // The best path the CPU supports.
 Isa best_supported_isa();
 // Every supported path, scalar first (for tests).

@@ -42,14 +42,14 @@ void Forward::embed(const ModelWeights& w, const int32_t* tokens, int64_t n, flo
   for (int64_t i = 0; i < n; ++i) {
     const int32_t t = tokens[i];
     check(t >= 0 && t < config_.vocab, "token id ", t, " out of range [0, ", config_.vocab, ")");
-    std::memcpy(x + i * d, w.embed.ptr() + int64_t(t) * d, size_t(d) * sizeof(float));
+    tensor_row_to_f32(w.embed, t, x + i * d);  // embed: [vocab, d], float32 or 16-bit
   }
 }
 
 // y[rows, out] = x[rows, in] W^T (+ bias)
 static void linear(const Tensor& w, const Tensor* bias, const float* x, float* y, int64_t rows) {
-  const int64_t n_out = w.rows(), n_in = w.cols();
-  matmul_nt(x, w.ptr(), y, rows, n_out, n_in);
+  const int64_t n_out = w.rows();
+  linear_nt(x, w, y, rows);  // w: [n_out, n_in], float32 or 16-bit
   if (bias && !bias->empty())
     for (int64_t r = 0; r < rows; ++r) add_inplace(y + r * n_out, bias->ptr(), n_out);
 }
@@ -136,7 +136,7 @@ void Forward::layer(const LayerWeights& lw, int li, float* x, int64_t n_seq, int
     obs->on_linear_input(li, Role::kWo, att_.data(), rows, qd);
     if (obs->stop_after_input(Role::kWo)) return;
   }
-  matmul_nt(att_.data(), lw[Role::kWo].ptr(), x, rows, d, qd, /*accumulate=*/true);
+  linear_nt(att_.data(), lw[Role::kWo], x, rows, /*accumulate=*/true);  // Wo: [d, qd]
 
   // Feed-forward block (SwiGLU).
   const int64_t f = c.intermediate;
@@ -156,7 +156,7 @@ void Forward::layer(const LayerWeights& lw, int li, float* x, int64_t n_seq, int
     obs->on_linear_input(li, Role::kWdown, gate_.data(), rows, f);
     if (obs->stop_after_input(Role::kWdown)) return;
   }
-  matmul_nt(gate_.data(), lw[Role::kWdown].ptr(), x, rows, d, f, /*accumulate=*/true);
+  linear_nt(gate_.data(), lw[Role::kWdown], x, rows, /*accumulate=*/true);  // Wdown: [d, f]
 }
 
 void Forward::final_norm(const ModelWeights& w, float* x, int64_t rows) {
@@ -167,7 +167,7 @@ void Forward::final_norm(const ModelWeights& w, float* x, int64_t rows) {
 }
 
 void Forward::logits(const ModelWeights& w, const float* x_normed, int64_t rows, float* out) {
-  matmul_nt(x_normed, w.output().ptr(), out, rows, config_.vocab, config_.hidden);
+  linear_nt(x_normed, w.output(), out, rows);  // output: [vocab, hidden]
 }
 
 float* Forward::logits_buffer(int64_t n) {

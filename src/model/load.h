@@ -9,7 +9,8 @@
 
 namespace lieq {
 
-Model load_model(const std::filesystem::path& path);
+// opt applies to directories; GGUF files load as before.
+Model load_model(const std::filesystem::path& path, const LoadOptions& opt = {});
 Tokenizer load_tokenizer(const Model& model);
 
 }  // namespace lieq

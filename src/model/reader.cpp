@@ -1,5 +1,7 @@
 #include "model/reader.h"
 
+#include <cstring>
+
 #include "util/error.h"
 #include "util/mapped_file.h"
 
@@ -24,7 +26,7 @@ std::string expected_dtype(const ModelConfig& c) {
 
 }  // namespace
 
-ModelReader::ModelReader(const fs::path& dir) : dir_(dir) {
+ModelReader::ModelReader(const fs::path& dir, const LoadOptions& opt) : dir_(dir), opt_(opt) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) fail(dir.string(), ": no such model directory");
   if (!fs::is_directory(dir, ec)) fail(dir.string(), ": not a directory");
@@ -84,6 +86,13 @@ Tensor ModelReader::load(const std::string& name, const std::vector<int64_t>& sh
   }
   const TensorView& t = float_view(name, shape);
   dtype_params_[dtype_name(t.dtype)] += t.numel();
+  if (opt_.keep_16bit && shape.size() == 2 && (t.dtype == DType::kBF16 || t.dtype == DType::kF16)) {
+    out.half.resize(size_t(t.numel()));  // [rows, cols] as stored
+    std::memcpy(out.half.data(), t.data, t.nbytes);
+    out.half_dtype = t.dtype == DType::kBF16 ? Dtype16::kBf16 : Dtype16::kF16;
+    release_pages(t.data, t.nbytes);
+    return out;
+  }
   out.data = tensor_to_f32(t);
   release_pages(t.data, t.nbytes);  // the float copy is what stays in memory
   return out;

@@ -21,7 +21,7 @@ namespace lieq {
 class ModelReader {
  public:
   // Throws Error naming the file: missing/malformed config.json, weights, manifest.
-  explicit ModelReader(const std::filesystem::path& dir);
+  explicit ModelReader(const std::filesystem::path& dir, const LoadOptions& opt = {});
 
   const std::filesystem::path& dir() const { return dir_; }
   const ModelConfig& config() const { return config_; }
@@ -31,6 +31,7 @@ class ModelReader {
 
   // Float32 tensor under its HF name, checked against the shape the config
   // implies (and, for stored float tensors, config.json's torch_dtype).
+  // With LoadOptions::keep_16bit, a stored BF16/F16 matrix stays 16-bit.
   Tensor load(const std::string& name, const std::vector<int64_t>& shape);
   // Embedding rows of n token ids into x [n, hidden] (float32), converting only
   // those rows: the first layer's input without the whole table in float.
@@ -53,6 +54,7 @@ class ModelReader {
   const TensorView& float_view(const std::string& name, const std::vector<int64_t>& shape) const;
 
   std::filesystem::path dir_;
+  LoadOptions opt_;
   ModelConfig config_;
   std::unique_ptr<TensorStore> store_;
   std::unique_ptr<QuantManifest> manifest_;

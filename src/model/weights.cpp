@@ -1,14 +1,37 @@
 #include "model/weights.h"
 
+#include <cstring>
 
+#include "kernels/gemm.h"
+#include "kernels/vec.h"
 #include "model/reader.h"
 #include "util/error.h"
 
 namespace lieq {
 namespace fs = std::filesystem;
 
-Model load_hf_model(const fs::path& dir) {
-  ModelReader reader(dir);
+void linear_nt(const float* x, const Tensor& w, float* y, int64_t m, bool accumulate) {
+  if (w.is_16bit())
+    matmul_nt_16(x, w.half.data(), w.half_dtype, y, m, w.rows(), w.cols(), accumulate);
+  else
+    matmul_nt(x, w.ptr(), y, m, w.rows(), w.cols(), accumulate);
+}
+
+void tensor_row_to_f32(const Tensor& t, int64_t i, float* out) {
+  const int64_t d = t.cols();
+  if (!t.is_16bit()) {
+    std::memcpy(out, t.ptr() + i * d, size_t(d) * sizeof(float));
+    return;
+  }
+  const uint16_t* row = t.half.data() + i * d;
+  if (t.half_dtype == Dtype16::kBf16)
+    convert_bf16_to_f32(row, out, d);
+  else
+    convert_f16_to_f32(row, out, d);
+}
+
+Model load_hf_model(const fs::path& dir, const LoadOptions& opt) {
+  ModelReader reader(dir, opt);
   Model m;
   m.path = dir;
   m.format = reader.quantized() ? ModelFormat::kLieqQuantized : ModelFormat::kHuggingFace;
