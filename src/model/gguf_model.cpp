@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <type_traits>
 
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -192,9 +193,10 @@ bool is_gguf_file(const fs::path& path) {
 
 namespace {
 
-// Tensor `name` of GGUF shape {cols, rows} (or {n}) dequantized to float32.
+// Tensor `name` of GGUF shape {cols, rows} (or {n}) dequantized to float32;
+// with keep_16bit, a BF16/F16 matrix keeps its stored values (Tensor::half).
 Tensor load_tensor(const GgufReader& r, const std::string& name,
-                   const std::vector<int64_t>& shape) {
+                   const std::vector<int64_t>& shape, bool keep_16bit = false) {
   const GgufTensorInfo& t = r.get_tensor(name);
   std::vector<int64_t> want(shape.rbegin(), shape.rend());  // ggml order
   if (t.shape != want) {
@@ -206,6 +208,12 @@ Tensor load_tensor(const GgufReader& r, const std::string& name,
   }
   Tensor out;
   out.shape = shape;
+  if (keep_16bit && shape.size() == 2 && (t.type == GgmlType::BF16 || t.type == GgmlType::F16)) {
+    out.half.resize(size_t(t.numel()));
+    std::memcpy(out.half.data(), t.data, out.half.size() * sizeof(uint16_t));
+    out.half_dtype = t.type == GgmlType::BF16 ? Dtype16::kBf16 : Dtype16::kF16;
+    return out;
+  }
   out.data.resize(size_t(t.numel()));
   const int64_t n = t.shape[0], rows = t.rows();
   const size_t rb = ggml_row_size(t.type, n);
@@ -218,16 +226,22 @@ Tensor load_tensor(const GgufReader& r, const std::string& name,
 
 // q/k weights (and biases) back from llama.cpp's row order.
 void unpermute(Tensor& t, int64_t n_head, int64_t head_dim) {
-  const size_t row_bytes = size_t(t.cols()) * sizeof(float);
-  std::vector<float> tmp(t.data.size());
-  permute_qk_rows(reinterpret_cast<const uint8_t*>(t.data.data()),
-                  reinterpret_cast<uint8_t*>(tmp.data()), n_head, head_dim, row_bytes, false);
-  t.data.swap(tmp);
+  auto rows_of = [&](auto& v) {  // float32 or 16-bit storage
+    const size_t row_bytes = size_t(t.cols()) * sizeof(v[0]);
+    std::remove_reference_t<decltype(v)> tmp(v.size());
+    permute_qk_rows(reinterpret_cast<const uint8_t*>(v.data()),
+                    reinterpret_cast<uint8_t*>(tmp.data()), n_head, head_dim, row_bytes, false);
+    v.swap(tmp);
+  };
+  if (t.is_16bit())
+    rows_of(t.half);
+  else
+    rows_of(t.data);
 }
 
 }  // namespace
 
-Model load_gguf_model(const fs::path& path) {
+Model load_gguf_model(const fs::path& path, const LoadOptions& opt) {
   const GgufReader r(path);
   Model m;
   m.path = path;
@@ -235,16 +249,17 @@ Model load_gguf_model(const fs::path& path) {
   m.config = config_from_gguf(r);
   const ModelConfig& c = m.config;
   ModelWeights& w = m.weights;
-  w.embed = load_tensor(r, kGgufEmbedding, {c.vocab, c.hidden});
+  const bool keep = opt.keep_16bit;
+  w.embed = load_tensor(r, kGgufEmbedding, {c.vocab, c.hidden}, keep);
   w.final_norm = load_tensor(r, kGgufFinalNorm, {c.hidden});
-  if (!c.tie_word_embeddings) w.lm_head = load_tensor(r, kGgufOutput, {c.vocab, c.hidden});
+  if (!c.tie_word_embeddings) w.lm_head = load_tensor(r, kGgufOutput, {c.vocab, c.hidden}, keep);
   std::map<std::string, int64_t> params_by_type;
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights lw;
     for (const RoleSpec& s : role_table()) {
       if (!role_present(s.role, c)) continue;
       const std::string name = gguf_layer_tensor_name(s.role, l);
-      lw[s.role] = load_tensor(r, name, role_shape(s.role, c));
+      lw[s.role] = load_tensor(r, name, role_shape(s.role, c), keep);
       if (s.is_linear)
         params_by_type[ggml_type_name(r.get_tensor(name).type)] += lw[s.role].numel();
     }

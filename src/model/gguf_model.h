@@ -64,7 +64,8 @@ void permute_qk_rows(const uint8_t* src, uint8_t* dst, int64_t n_head, int64_t h
 
 // Loads a GGUF model: config, every tensor dequantized to float32 (q/k rows
 // back in Hugging Face order), each checked against the config's shapes.
-Model load_gguf_model(const std::filesystem::path& path);
+// With opt.keep_16bit, BF16/F16 matrices keep their stored values instead.
+Model load_gguf_model(const std::filesystem::path& path, const LoadOptions& opt = {});
 
 // True when the file starts with the GGUF magic.
 bool is_gguf_file(const std::filesystem::path& path);

@@ -12,7 +12,7 @@ Model load_model(const fs::path& path, const LoadOptions& opt) {
   std::error_code ec;
   if (!fs::exists(path, ec)) fail(path.string(), ": no such file or directory");
   if (fs::is_directory(path, ec)) return load_hf_model(path, opt);
-  if (is_gguf_file(path)) return load_gguf_model(path);
+  if (is_gguf_file(path)) return load_gguf_model(path, opt);
   fail(path.string(), ": neither a model directory nor a GGUF file");
 }
 

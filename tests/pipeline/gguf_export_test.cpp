@@ -218,6 +218,41 @@ INSTANTIATE_TEST_SUITE_P(SharedModels, GgufF32RoundTrip,
                          ::testing::Values("stories260K", "random-llama", "random-qwen2",
                                            "random-qwen3", "tinylm-llama-12m"));
 
+// A BF16 (llama: permuted q/k rows) or F16 GGUF loaded for inference keeps
+// its matrices 16-bit: the same values as the float32 load, the same logits.
+TEST(GgufExport, SixteenBitFileLoadsSixteenBit) {
+  for (const auto& [name, type] : {std::pair{"random-llama", GgmlType::BF16},
+                                   std::pair{"random-qwen2", GgmlType::F16}}) {
+    SCOPED_TRACE(name);
+    const auto dir = testing::shared_model(name);
+    LIEQ_REQUIRE_PATH(dir);
+    testing::TempDir tmp;
+    ModelReader reader(dir);
+    const Tokenizer tok = Tokenizer::load(dir);
+    export_gguf(reader, tok, nullptr, plain_options(reader.config(), type), tmp / "m.gguf");
+    const Model f32 = load_model(tmp / "m.gguf");
+    LoadOptions keep;
+    keep.keep_16bit = true;
+    const Model h = load_model(tmp / "m.gguf", keep);
+    EXPECT_TRUE(h.weights.embed.is_16bit());
+    for (size_t l = 0; l < h.weights.layers.size(); ++l)
+      for (Role role : kLinearRoles) {
+        const Tensor& t = h.weights.layers[l][role];
+        ASSERT_TRUE(t.is_16bit()) << l;
+        EXPECT_EQ(t.nbytes() * 2, f32.weights.layers[l][role].nbytes());
+        std::vector<float> row(static_cast<size_t>(t.cols()));
+        for (int64_t r = 0; r < t.rows(); r += 7) {  // q/k rows back in Hugging Face order
+          tensor_row_to_f32(t, r, row.data());
+          const float* want = f32.weights.layers[l][role].ptr() + r * t.cols();
+          ASSERT_TRUE(std::equal(row.begin(), row.end(), want)) << l << " row " << r;
+        }
+      }
+    EXPECT_FALSE(h.weights.layers[0][Role::kAttnNorm].is_16bit());
+    const auto ids = golden_ids(dir);
+    EXPECT_LE(rel_max_diff(logits_of(h, ids), logits_of(f32, ids)), 1e-6f);
+  }
+}
+
 TEST(GgufExport, QuantizedFileDecodesToTheDriversWeightsAndCountsBits) {
   const auto dir = testing::shared_model("tinylm-llama-12m");
   LIEQ_REQUIRE_PATH(dir);
