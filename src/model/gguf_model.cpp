@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "util/error.h"
+#include "util/mapped_file.h"
 #include "util/thread_pool.h"
 
 namespace lieq {
@@ -212,6 +213,7 @@ Tensor load_tensor(const GgufReader& r, const std::string& name,
     out.half.resize(size_t(t.numel()));
     std::memcpy(out.half.data(), t.data, out.half.size() * sizeof(uint16_t));
     out.half_dtype = t.type == GgmlType::BF16 ? Dtype16::kBf16 : Dtype16::kF16;
+    release_pages(t.data, t.nbytes);  // the copy is what stays in memory
     return out;
   }
   out.data.resize(size_t(t.numel()));
@@ -221,6 +223,7 @@ Tensor load_tensor(const GgufReader& r, const std::string& name,
     for (int64_t i = b; i < e; ++i)
       ggml_dequantize_row(t.type, t.data + size_t(i) * rb, out.data.data() + i * n, n);
   });
+  release_pages(t.data, t.nbytes);
   return out;
 }
 
