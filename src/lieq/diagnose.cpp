@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <numeric>
 
@@ -46,6 +47,25 @@ class ProjectionGrams : public LayerObserver {
 
  private:
   std::vector<std::unique_ptr<GramAccumulator>> q_, k_, v_;
+};
+
+// The config with a single layer (for per-layer accumulators).
+ModelConfig one_layer(const ModelConfig& c) {
+  ModelConfig c1 = c;
+  c1.n_layers = 1;
+  return c1;
+}
+
+// Forwards projection outputs of whatever layer runs as layer 0's.
+class LayerAs0 : public LayerObserver {
+ public:
+  explicit LayerAs0(LayerObserver& inner) : inner_(inner) {}
+  void on_projection_output(int, Role role, const float* y, int64_t rows, int64_t cols) override {
+    inner_.on_projection_output(0, role, y, rows, cols);
+  }
+
+ private:
+  LayerObserver& inner_;
 };
 
 // Sum of next-token NLL over the samples of a chunk: x_normed [n * seqlen, hidden].
@@ -103,7 +123,12 @@ Diagnostics diagnose(ModelReader& reader, const CalibSet& calib, const DiagnoseO
   const auto t_start = Clock::now();
   Diagnostics d;
   describe_model(reader, d);
-  const ModelWeights w = reader.load_all();
+  // Inference only: BF16/F16 matrices stay 16-bit (half the memory; the
+  // products convert them on the fly, numerics as float32's up to order).
+  LoadOptions keep;
+  keep.keep_16bit = true;
+  ModelReader reader16(reader.dir(), keep);
+  const ModelWeights w = reader16.load_all();
   d.seconds["load"] = since(t_start);
   diagnose_weights(reader.config(), w, calib, opt, d);
   d.seconds["total"] = since(t_start);
@@ -190,36 +215,59 @@ void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSe
     ld.energy_out = share[size_t(l + 1)];
     ld.teg = ld.energy_out - ld.energy_in;
     ld.lim = lim_sum[size_t(l)] / double(calib.rows());
+    // ZD on float32 matrices (16-bit ones converted for the moment).
     const LayerWeights& lw = w.layers[size_t(l)];
+    std::vector<std::vector<float>> converted;
+    converted.reserve(kLinearRoles.size());
     std::vector<const std::vector<float>*> mats;
-    for (Role r : kLinearRoles) mats.push_back(&lw[r].data);
+    for (Role r : kLinearRoles) {
+      const Tensor& t = lw[r];
+      if (!t.is_16bit()) {
+        mats.push_back(&t.data);
+        continue;
+      }
+      converted.emplace_back(static_cast<size_t>(t.numel()));
+      for (int64_t i = 0; i < t.rows(); ++i)
+        tensor_row_to_f32(t, i, converted.back().data() + i * t.cols());
+      mats.push_back(&converted.back());
+    }
     ld.zd = zd_score(mats);
   }
   d.seconds["spectra"] = since(t0);
 
-  // The random reference: same config, seeded init, same tokens.
+  // The random reference: same config, seeded init, same tokens. Layer by
+  // layer over all calibration rows (each random layer generated once, the
+  // whole random model never held: 16 GB in float32 at Qwen3-4B's shape).
+  // Each layer's statistics become its numbers as soon as its chunks are
+  // done, so only one layer's Gram matrices exist at a time.
   if (opt.random_reference) {
     t0 = Clock::now();
-    const ModelWeights rw = random_weights(c, opt.random_seed);
-    ProjectionGrams rgrams(c);
-    std::vector<std::unique_ptr<GramAccumulator>> renergy;
-    for (int64_t l = 0; l <= L; ++l) renergy.emplace_back(std::make_unique<GramAccumulator>(D, false));
-    std::vector<float> x;
-    for (int64_t ci = 0; ci < n_chunks; ++ci) {
-      const int64_t s0 = ci * per, n = std::min(per, calib.n_samples - s0), rows = n * T;
-      x.resize(size_t(rows * D));
-      fw.embed(rw, calib.tokens.data() + s0 * T, rows, x.data());
-      renergy[0]->add(x.data(), rows);
-      for (int64_t l = 0; l < L; ++l) {
-        fw.layer(rw.layers[size_t(l)], int(l), x.data(), n, T, 0, nullptr, &rgrams);
-        renergy[size_t(l + 1)]->add(x.data(), rows);
+    const ModelConfig c1 = one_layer(c);  // Gram accumulators for one layer
+    std::vector<float> x(static_cast<size_t>(calib.rows() * D));  // [n_samples * T, D]
+    random_embedding_rows(c, opt.random_seed, calib.tokens.data(), calib.rows(), x.data());
+    auto chunks = [&](const std::function<void(int64_t n, float* xc)>& f) {
+      for (int64_t ci = 0; ci < n_chunks; ++ci) {
+        const int64_t s0 = ci * per, n = std::min(per, calib.n_samples - s0);
+        f(n, x.data() + s0 * T * D);
       }
-    }
-    const std::vector<double> rshare = energy_shares(renergy, d.energy_k);
+    };
+    // Top-k energy share of the hidden states x (all rows).
+    auto share_of_x = [&] {
+      GramAccumulator g(D, false);
+      chunks([&](int64_t n, float* xc) { g.add(xc, n * T); });
+      return top_k_energy_share(symmetric_eigenvalues(g.gram(), g.dim()), d.energy_k);
+    };
+    double share_in = share_of_x();
     for (int64_t l = 0; l < L; ++l) {
+      const LayerWeights rl = random_layer(c, opt.random_seed, int(l));
+      ProjectionGrams rgrams(c1);
+      LayerAs0 as0(rgrams);  // this layer's projections into rgrams' layer 0
+      chunks([&](int64_t n, float* xc) { fw.layer(rl, int(l), xc, n, T, 0, nullptr, &as0); });
+      const double share_out = share_of_x();
       LayerDiagnostics& ld = d.layers[size_t(l)];
-      ld.rc_random = (rgrams.rc(l, 0) + rgrams.rc(l, 1) + rgrams.rc(l, 2)) / 3.0;
-      ld.teg_random = rshare[size_t(l + 1)] - rshare[size_t(l)];
+      ld.rc_random = (rgrams.rc(0, 0) + rgrams.rc(0, 1) + rgrams.rc(0, 2)) / 3.0;
+      ld.teg_random = share_out - share_in;
+      share_in = share_out;
     }
     d.seconds["random_reference"] = since(t0);
   }
