@@ -30,15 +30,12 @@ constexpr double kParallelMacs = double(1 << 18);
 
 }  // namespace
 
-void matmul_nt(const float* x, const float* w, float* y, int64_t m, int64_t n, int64_t k,
-               bool accumulate) {
+void split_product(int64_t m, int64_t n, int64_t k, const BlockProduct& product) {
   if (m == 0 || n == 0) return;
-  const float beta = accumulate ? 1.0f : 0.0f;
   ThreadPool& pool = ThreadPool::global();
   const double macs = double(m) * double(n) * double(k);
   if (pool.size() == 1 || macs < kParallelMacs || n < 32) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(n), int(k), 1.0f, x, int(k),
-                w, int(k), beta, y, int(n));
+    product(0, m, 0, n);
     return;
   }
   // OpenBLAS packs both operands on every call, so each block repacks the
@@ -49,11 +46,8 @@ void matmul_nt(const float* x, const float* w, float* y, int64_t m, int64_t n, i
     // Row blocks of x, a few per thread.
     const int64_t n_row_blocks = std::min<int64_t>(int64_t(pool.size()) * 2, m);
     pool.parallel_for(0, n_row_blocks, 1, [&](int64_t b, int64_t e, int) {
-      for (int64_t i = b; i < e; ++i) {
-        const int64_t r0 = i * m / n_row_blocks, r1 = (i + 1) * m / n_row_blocks;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(r1 - r0), int(n), int(k), 1.0f,
-                    x + r0 * k, int(k), w, int(k), beta, y + r0 * n, int(n));
-      }
+      for (int64_t i = b; i < e; ++i)
+        product(i * m / n_row_blocks, (i + 1) * m / n_row_blocks, 0, n);
     });
     return;
   }
@@ -61,11 +55,16 @@ void matmul_nt(const float* x, const float* w, float* y, int64_t m, int64_t n, i
   const int64_t n_blocks = std::min<int64_t>(int64_t(pool.size()) * 2, (n + 15) / 16);
   const int64_t block = ((n + n_blocks - 1) / n_blocks + 15) / 16 * 16;
   pool.parallel_for(0, (n + block - 1) / block, 1, [&](int64_t b, int64_t e, int) {
-    for (int64_t i = b; i < e; ++i) {
-      const int64_t j0 = i * block, nj = std::min(block, n - j0);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(nj), int(k), 1.0f, x,
-                  int(k), w + j0 * k, int(k), beta, y + j0, int(n));
-    }
+    for (int64_t i = b; i < e; ++i) product(0, m, i * block, std::min(n, (i + 1) * block));
+  });
+}
+
+void matmul_nt(const float* x, const float* w, float* y, int64_t m, int64_t n, int64_t k,
+               bool accumulate) {
+  const float beta = accumulate ? 1.0f : 0.0f;
+  split_product(m, n, k, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(r1 - r0), int(j1 - j0), int(k), 1.0f,
+                x + r0 * k, int(k), w + j0 * k, int(k), beta, y + r0 * n + j0, int(n));
   });
 }
 

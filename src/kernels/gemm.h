@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 namespace lieq {
 
@@ -10,6 +11,13 @@ namespace lieq {
 // OpenBLAS sgemm.
 void matmul_nt(const float* x, const float* w, float* y, int64_t m, int64_t n, int64_t k,
                bool accumulate = false);
+// How matmul_nt splits y[m, n] = x[m, k] W^T over the global pool:
+// product(r0, r1, j0, j1) computes rows [r0, r1) x columns [j0, j1) of y.
+// Small products run whole on the caller; with m > n, row blocks (two per
+// thread), else column blocks in multiples of 16 (two per thread).
+using BlockProduct = std::function<void(int64_t r0, int64_t r1, int64_t j0, int64_t j1)>;
+void split_product(int64_t m, int64_t n, int64_t k, const BlockProduct& product);
+
 // Scalar reference (double accumulation) for tests.
 void matmul_nt_ref(const float* x, const float* w, float* y, int64_t m, int64_t n, int64_t k,
                    bool accumulate = false);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/gemm.h"
 #include "kernels/gemm16_kernels.h"
 #include "kernels/vec.h"
 #include "util/half.h"
@@ -48,33 +49,11 @@ void panel_product(Isa isa, const float* x, int64_t rows, const uint16_t* w, Dty
 
 void matmul_panels(Isa isa, const float* x, const uint16_t* w, Dtype16 dt, float* y, int64_t m,
                    int64_t n, int64_t k, bool accumulate) {
+  // Split as matmul_nt: with m > n each row block converts all of W (n k
+  // conversions against rows n k multiply-adds).
   const float beta = accumulate ? 1.0f : 0.0f;
-  ThreadPool& pool = ThreadPool::global();
-  const double macs = double(m) * double(n) * double(k);
-  if (pool.size() == 1 || macs < kParallelMacs || n < 32) {
-    panel_product(isa, x, m, w, dt, 0, n, k, y, n, beta);
-    return;
-  }
-  if (m > n) {
-    // Row blocks of x, a few per thread; each converts all of W (n k
-    // conversions per block against rows n k multiply-adds).
-    const int64_t n_row_blocks = std::min<int64_t>(int64_t(pool.size()) * 2, m);
-    pool.parallel_for(0, n_row_blocks, 1, [&](int64_t b, int64_t e, int) {
-      for (int64_t i = b; i < e; ++i) {
-        const int64_t r0 = i * m / n_row_blocks, r1 = (i + 1) * m / n_row_blocks;
-        panel_product(isa, x + r0 * k, r1 - r0, w, dt, 0, n, k, y + r0 * n, n, beta);
-      }
-    });
-    return;
-  }
-  // Column blocks of W rows (multiples of 16), a few per thread.
-  const int64_t n_blocks = std::min<int64_t>(int64_t(pool.size()) * 2, (n + 15) / 16);
-  const int64_t block = ((n + n_blocks - 1) / n_blocks + 15) / 16 * 16;
-  pool.parallel_for(0, (n + block - 1) / block, 1, [&](int64_t b, int64_t e, int) {
-    for (int64_t i = b; i < e; ++i) {
-      const int64_t j0 = i * block, j1 = std::min(n, j0 + block);
-      panel_product(isa, x, m, w, dt, j0, j1, k, y, n, beta);
-    }
+  split_product(m, n, k, [&](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+    panel_product(isa, x + r0 * k, r1 - r0, w, dt, j0, j1, k, y + r0 * n, n, beta);
   });
 }
 

@@ -70,37 +70,21 @@ LIEQ_AVX2 void rows_of_w(const float* x, const uint16_t* w, int64_t n, int64_t k
   if (j < n) block<MR, 1, DT>(x, w + j * k, k, y + j, ldy, accumulate);
 }
 
-// W rows per pass over the groups of 4 x rows (kept in L2 for the next group).
-constexpr int64_t kWChunk = 32;
-
-template <Dtype16 DT>
-LIEQ_AVX2 void dot_rows_dt(const float* x, int64_t m, const uint16_t* w, int64_t n, int64_t k,
-                           float* y, int64_t ldy, bool accumulate) {
-  for (int64_t j0 = 0; j0 < n; j0 += kWChunk) {
-    const int64_t nj = n - j0 < kWChunk ? n - j0 : kWChunk;
-    for (int64_t i = 0; i < m; i += 4) {
-      const float* xi = x + i * k;
-      float* yi = y + i * ldy + j0;
-      const uint16_t* wj = w + j0 * k;
-      switch (m - i) {
-        case 1: rows_of_w<1, DT>(xi, wj, nj, k, yi, ldy, accumulate); break;
-        case 2: rows_of_w<2, DT>(xi, wj, nj, k, yi, ldy, accumulate); break;
-        case 3: rows_of_w<3, DT>(xi, wj, nj, k, yi, ldy, accumulate); break;
-        default: rows_of_w<4, DT>(xi, wj, nj, k, yi, ldy, accumulate); break;
-      }
-    }
+// rows_of_w as dot_rows_grouped's register blocking.
+struct RowsOfW {
+  template <int MR, Dtype16 DT>
+  static void run(const float* x, const uint16_t* w, int64_t n, int64_t k, float* y, int64_t ldy,
+                  bool accumulate) {
+    rows_of_w<MR, DT>(x, w, n, k, y, ldy, accumulate);
   }
-}
+};
 
 int64_t prepared_floats(int64_t, int64_t) { return 0; }
 void prepare(const float*, int64_t, int64_t, float*) {}
 
 void dot_rows(const float* x, const float*, int64_t m, const uint16_t* w, Dtype16 dt, int64_t n,
               int64_t k, float* y, int64_t ldy, bool accumulate) {
-  if (dt == Dtype16::kBf16)
-    dot_rows_dt<Dtype16::kBf16>(x, m, w, n, k, y, ldy, accumulate);
-  else
-    dot_rows_dt<Dtype16::kF16>(x, m, w, n, k, y, ldy, accumulate);
+  dot_rows_by_dtype<RowsOfW>(x, m, w, dt, n, k, y, ldy, accumulate);
 }
 
 }  // namespace

@@ -73,38 +73,21 @@ LIEQ_AVX512 void rows_of_w(const float* x, const uint16_t* w, int64_t n, int64_t
   for (; j < n; ++j) block<MR, 1, DT>(x, w + j * k, k, y + j, ldy, accumulate);
 }
 
-// W rows per pass over the groups of 4 x rows: 32 rows of k = 2560 are
-// 160 KB, still in L2 for the next group.
-constexpr int64_t kWChunk = 32;
-
-template <Dtype16 DT>
-LIEQ_AVX512 void dot_rows_dt(const float* x, int64_t m, const uint16_t* w, int64_t n, int64_t k,
-                             float* y, int64_t ldy, bool accumulate) {
-  for (int64_t j0 = 0; j0 < n; j0 += kWChunk) {
-    const int64_t nj = n - j0 < kWChunk ? n - j0 : kWChunk;
-    for (int64_t i = 0; i < m; i += 4) {
-      const float* xi = x + i * k;
-      float* yi = y + i * ldy + j0;
-      const uint16_t* wj = w + j0 * k;
-      switch (m - i) {
-        case 1: rows_of_w<1, DT>(xi, wj, nj, k, yi, ldy, accumulate); break;
-        case 2: rows_of_w<2, DT>(xi, wj, nj, k, yi, ldy, accumulate); break;
-        case 3: rows_of_w<3, DT>(xi, wj, nj, k, yi, ldy, accumulate); break;
-        default: rows_of_w<4, DT>(xi, wj, nj, k, yi, ldy, accumulate); break;
-      }
-    }
+// rows_of_w as dot_rows_grouped's register blocking.
+struct RowsOfW {
+  template <int MR, Dtype16 DT>
+  static void run(const float* x, const uint16_t* w, int64_t n, int64_t k, float* y, int64_t ldy,
+                  bool accumulate) {
+    rows_of_w<MR, DT>(x, w, n, k, y, ldy, accumulate);
   }
-}
+};
 
 int64_t no_prepared_floats(int64_t, int64_t) { return 0; }
 void no_prepare(const float*, int64_t, int64_t, float*) {}
 
 void dot_rows(const float* x, const float*, int64_t m, const uint16_t* w, Dtype16 dt, int64_t n,
               int64_t k, float* y, int64_t ldy, bool accumulate) {
-  if (dt == Dtype16::kBf16)
-    dot_rows_dt<Dtype16::kBf16>(x, m, w, n, k, y, ldy, accumulate);
-  else
-    dot_rows_dt<Dtype16::kF16>(x, m, w, n, k, y, ldy, accumulate);
+  dot_rows_by_dtype<RowsOfW>(x, m, w, dt, n, k, y, ldy, accumulate);
 }
 
 // ------------------------------------------------------------- vdpbf16ps
@@ -193,27 +176,23 @@ LIEQ_AVX512BF16 void bf16_rows_of_w(const float* xp, const uint16_t* w, int64_t 
   for (; j < n; ++j) bf16_block<MR, 1>(xp, w + j * k, k, y + j, ldy, accumulate);
 }
 
+// bf16_rows_of_w as dot_rows_grouped's register blocking (BF16 W only).
+struct Bf16RowsOfW {
+  template <int MR, Dtype16>
+  static void run(const float* xp, const uint16_t* w, int64_t n, int64_t k, float* y,
+                  int64_t ldy, bool accumulate) {
+    bf16_rows_of_w<MR>(xp, w, n, k, y, ldy, accumulate);
+  }
+};
+
 void bf16_dot_rows(const float* x, const float* xp, int64_t m, const uint16_t* w, Dtype16 dt,
                    int64_t n, int64_t k, float* y, int64_t ldy, bool accumulate) {
   if (dt == Dtype16::kF16) {  // vdpbf16ps has no F16 form
-    dot_rows_dt<Dtype16::kF16>(x, m, w, n, k, y, ldy, accumulate);
+    dot_rows_by_dtype<RowsOfW>(x, m, w, dt, n, k, y, ldy, accumulate);
     return;
   }
-  const int64_t kp = padded_k(k);
-  for (int64_t j0 = 0; j0 < n; j0 += kWChunk) {
-    const int64_t nj = n - j0 < kWChunk ? n - j0 : kWChunk;
-    for (int64_t i = 0; i < m; i += 4) {
-      const float* xi = xp + i * kp;
-      float* yi = y + i * ldy + j0;
-      const uint16_t* wj = w + j0 * k;
-      switch (m - i) {
-        case 1: bf16_rows_of_w<1>(xi, wj, nj, k, yi, ldy, accumulate); break;
-        case 2: bf16_rows_of_w<2>(xi, wj, nj, k, yi, ldy, accumulate); break;
-        case 3: bf16_rows_of_w<3>(xi, wj, nj, k, yi, ldy, accumulate); break;
-        default: bf16_rows_of_w<4>(xi, wj, nj, k, yi, ldy, accumulate); break;
-      }
-    }
-  }
+  // xp: the prepared x, rows of padded_k(k) floats.
+  dot_rows_grouped<Bf16RowsOfW, Dtype16::kBf16>(xp, padded_k(k), m, w, n, k, y, ldy, accumulate);
 }
 
 }  // namespace

@@ -42,6 +42,41 @@ struct Gemm16Kernels {
                    int64_t n, int64_t k, float* y, int64_t ldy, bool accumulate);
 };
 
+// The loop the AVX2 and AVX-512F direct kernels share: W in chunks of
+// kDirectWChunk rows (32 rows of k = 2560 are 160 KB, still in L2 for the next
+// group), x in groups of up to 4 rows (row stride ldx). Rows::template
+// run<MR, DT>(x, w, nj, k, y, ldy, accumulate) is the path's register blocking
+// of MR x rows against nj W rows.
+constexpr int64_t kDirectWChunk = 32;
+
+template <class Rows, Dtype16 DT>
+void dot_rows_grouped(const float* x, int64_t ldx, int64_t m, const uint16_t* w, int64_t n,
+                      int64_t k, float* y, int64_t ldy, bool accumulate) {
+  for (int64_t j0 = 0; j0 < n; j0 += kDirectWChunk) {
+    const int64_t nj = n - j0 < kDirectWChunk ? n - j0 : kDirectWChunk;
+    for (int64_t i = 0; i < m; i += 4) {
+      const float* xi = x + i * ldx;  // [<= 4, k]
+      float* yi = y + i * ldy + j0;
+      const uint16_t* wj = w + j0 * k;  // [nj, k]
+      switch (m - i) {
+        case 1: Rows::template run<1, DT>(xi, wj, nj, k, yi, ldy, accumulate); break;
+        case 2: Rows::template run<2, DT>(xi, wj, nj, k, yi, ldy, accumulate); break;
+        case 3: Rows::template run<3, DT>(xi, wj, nj, k, yi, ldy, accumulate); break;
+        default: Rows::template run<4, DT>(xi, wj, nj, k, yi, ldy, accumulate); break;
+      }
+    }
+  }
+}
+
+template <class Rows>
+void dot_rows_by_dtype(const float* x, int64_t m, const uint16_t* w, Dtype16 dt, int64_t n,
+                       int64_t k, float* y, int64_t ldy, bool accumulate) {
+  if (dt == Dtype16::kBf16)
+    dot_rows_grouped<Rows, Dtype16::kBf16>(x, k, m, w, n, k, y, ldy, accumulate);
+  else
+    dot_rows_grouped<Rows, Dtype16::kF16>(x, k, m, w, n, k, y, ldy, accumulate);
+}
+
 // The table of one path; p must be supported.
 const Gemm16Kernels& gemm16_kernels(Gemm16Path p);
 // Per-path tables: gemm16_scalar.cpp, gemm16_avx2.cpp, gemm16_avx512.cpp.
