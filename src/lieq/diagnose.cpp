@@ -83,12 +83,6 @@ double chunk_nll(Forward& fw, const ModelWeights& w, const float* x_normed, cons
   return nll;
 }
 
-std::vector<double> energy_shares(const std::vector<std::unique_ptr<GramAccumulator>>& grams,
-                                  int64_t k) {
-  std::vector<double> out;
-  for (const auto& g : grams) out.push_back(top_k_energy_share(symmetric_eigenvalues(g->gram(), g->dim()), k));
-  return out;
-}
 
 }  // namespace
 
@@ -151,69 +145,95 @@ void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSe
   const int64_t L = c.n_layers, D = c.hidden, T = calib.seqlen;
   auto t0 = Clock::now();
 
+  // Layer by layer over all samples, in chunks of whole samples: the hidden
+  // states entering layer l (x, [R, D]) become those entering l + 1; layer l's
+  // Gram matrices are reduced to its numbers at once, so one layer's exist at
+  // a time (all layers' together were 7.4 GB at Qwen3-4B's shape).
   Forward fw(c);
-  ProjectionGrams grams(c);
-  std::vector<std::unique_ptr<GramAccumulator>> energy;  // hidden states entering layer l (l = L: output)
-  for (int64_t l = 0; l <= L; ++l) energy.emplace_back(std::make_unique<GramAccumulator>(D, false));
+  const ModelConfig c1 = one_layer(c);  // Gram accumulators for one layer
   std::vector<double> lim_sum(size_t(L), 0.0), nll_bypass(size_t(L), 0.0);
-  double nll_base = 0;
   const int64_t per = std::max<int64_t>(1, opt.chunk_rows / T);
   const int64_t n_chunks = (calib.n_samples + per - 1) / per;
-  std::vector<std::vector<float>> states(size_t(L + 1));
-  std::vector<float> y;
-  double t_base = 0, t_bypass = 0;
-  Progress bar("diagnose", n_chunks, opt.progress);
-  for (int64_t ci = 0; ci < n_chunks; ++ci) {
-    const int64_t s0 = ci * per, n = std::min(per, calib.n_samples - s0), rows = n * T;
-    const int32_t* tokens = calib.tokens.data() + s0 * T;
-    t0 = Clock::now();
-    // Base pass: the hidden state entering every layer.
-    states[0].resize(size_t(rows * D));
-    fw.embed(w, tokens, rows, states[0].data());
-    for (int64_t l = 0; l < L; ++l) {
-      states[size_t(l + 1)] = states[size_t(l)];
-      fw.layer(w.layers[size_t(l)], int(l), states[size_t(l + 1)].data(), n, T, 0, nullptr, &grams);
-      lim_sum[size_t(l)] += lim_score(states[size_t(l)].data(), states[size_t(l + 1)].data(), rows, D) * double(rows);
-    }
-    for (int64_t l = 0; l <= L; ++l) energy[size_t(l)]->add(states[size_t(l)].data(), rows);
-    y = states[size_t(L)];
-    fw.final_norm(w, y.data(), rows);
-    nll_base += chunk_nll(fw, w, y.data(), tokens, n, T);
-    t_base += since(t0);
-    // Layer l bypassed: its input goes straight to layer l + 1.
-    t0 = Clock::now();
-    for (int64_t l = 0; l < L; ++l) {
-      y = states[size_t(l)];
-      for (int64_t k = l + 1; k < L; ++k) fw.layer(w.layers[size_t(k)], int(k), y.data(), n, T, 0);
-      fw.final_norm(w, y.data(), rows);
-      nll_bypass[size_t(l)] += chunk_nll(fw, w, y.data(), tokens, n, T);
-    }
-    t_bypass += since(t0);
-    bar.update(ci + 1);
-  }
-  bar.finish();
-  d.seconds["base_pass"] = t_base;
-  d.seconds["bypass_passes"] = t_bypass;
-  states.clear();
-  const double n_pred = double(calib.n_samples * (T - 1));
-  d.base_ppl = std::exp(nll_base / n_pred);
-
-  // Spectra.
-  t0 = Clock::now();
-  const std::vector<double> share = energy_shares(energy, d.energy_k);
+  auto chunks = [&](const std::function<void(int64_t s0, int64_t n)>& f) {
+    for (int64_t ci = 0; ci < n_chunks; ++ci)
+      f(ci * per, std::min(per, calib.n_samples - ci * per));
+  };
+  const int64_t R = calib.rows();
+  std::vector<float> x(static_cast<size_t>(R * D)), x_next, y;  // [R, D]
+  chunks([&](int64_t s0, int64_t n) {
+    fw.embed(w, calib.tokens.data() + s0 * T, n * T, x.data() + s0 * T * D);
+  });
+  // Top-k energy share of hidden states h [R, D].
+  auto share_of = [&](const std::vector<float>& h) {
+    GramAccumulator g(D, false);
+    chunks([&](int64_t s0, int64_t n) { g.add(h.data() + s0 * T * D, n * T); });
+    return top_k_energy_share(symmetric_eigenvalues(g.gram(), g.dim()), d.energy_k);
+  };
+  // Summed next-token NLL of hidden states h [R, D] (final-normed in place).
+  auto nll_of = [&](std::vector<float>& h) {
+    double nll = 0;
+    chunks([&](int64_t s0, int64_t n) {
+      float* hc = h.data() + s0 * T * D;
+      fw.final_norm(w, hc, n * T);
+      nll += chunk_nll(fw, w, hc, calib.tokens.data() + s0 * T, n, T);
+    });
+    return nll;
+  };
   d.layers.resize(size_t(L));
+  double t_base = 0, t_bypass = 0;
+  double share_in = share_of(x);
+  Progress bar("diagnose", L, opt.progress);
   for (int64_t l = 0; l < L; ++l) {
     LayerDiagnostics& ld = d.layers[size_t(l)];
     ld.layer = int(l);
+    // Layer l bypassed: its input goes straight to layer l + 1.
+    t0 = Clock::now();
+    y = x;
+    for (int64_t k = l + 1; k < L; ++k)
+      chunks([&](int64_t s0, int64_t n) {
+        fw.layer(w.layers[size_t(k)], int(k), y.data() + s0 * T * D, n, T, 0);
+      });
+    nll_bypass[size_t(l)] = nll_of(y);
+    t_bypass += since(t0);
+    // The base pass through layer l: its projections' spectra, LIM, energy.
+    t0 = Clock::now();
+    x_next = x;
+    ProjectionGrams grams(c1);
+    LayerAs0 as0(grams);
+    chunks([&](int64_t s0, int64_t n) {
+      const int64_t off = s0 * T * D;
+      fw.layer(w.layers[size_t(l)], int(l), x_next.data() + off, n, T, 0, nullptr, &as0);
+      lim_sum[size_t(l)] += lim_score(x.data() + off, x_next.data() + off, n * T, D) * double(n * T);
+    });
+    ld.rc_q = grams.rc(0, 0);
+    ld.rc_k = grams.rc(0, 1);
+    ld.rc_v = grams.rc(0, 2);
+    ld.rc_trained = (ld.rc_q + ld.rc_k + ld.rc_v) / 3.0;
+    const double share_out = share_of(x_next);
+    ld.energy_in = share_in;
+    ld.energy_out = share_out;
+    ld.teg = share_out - share_in;
+    share_in = share_out;
+    x.swap(x_next);
+    t_base += since(t0);
+    bar.update(l + 1);
+  }
+  bar.finish();
+  const double nll_base = nll_of(x);
+  std::vector<float>().swap(x);
+  std::vector<float>().swap(x_next);
+  std::vector<float>().swap(y);
+  d.seconds["base_pass"] = t_base;
+  d.seconds["bypass_passes"] = t_bypass;
+  const double n_pred = double(calib.n_samples * (T - 1));
+  d.base_ppl = std::exp(nll_base / n_pred);
+
+  // Per layer: the perplexity drop, LIM, and ZD from the weights.
+  t0 = Clock::now();
+  for (int64_t l = 0; l < L; ++l) {
+    LayerDiagnostics& ld = d.layers[size_t(l)];
     ld.ppl_bypassed = std::exp(nll_bypass[size_t(l)] / n_pred);
     ld.dppl = (ld.ppl_bypassed - d.base_ppl) / d.base_ppl;
-    ld.rc_q = grams.rc(l, 0);
-    ld.rc_k = grams.rc(l, 1);
-    ld.rc_v = grams.rc(l, 2);
-    ld.rc_trained = (ld.rc_q + ld.rc_k + ld.rc_v) / 3.0;
-    ld.energy_in = share[size_t(l)];
-    ld.energy_out = share[size_t(l + 1)];
-    ld.teg = ld.energy_out - ld.energy_in;
     ld.lim = lim_sum[size_t(l)] / double(calib.rows());
     // ZD on float32 matrices (16-bit ones converted for the moment).
     const LayerWeights& lw = w.layers[size_t(l)];
@@ -235,35 +255,22 @@ void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSe
   }
   d.seconds["spectra"] = since(t0);
 
-  // The random reference: same config, seeded init, same tokens. Layer by
-  // layer over all calibration rows (each random layer generated once, the
-  // whole random model never held: 16 GB in float32 at Qwen3-4B's shape).
-  // Each layer's statistics become its numbers as soon as its chunks are
-  // done, so only one layer's Gram matrices exist at a time.
+  // The random reference: same config, seeded init, same tokens, the same
+  // layer-by-layer walk (each random layer generated once: the whole random
+  // model, 16 GB in float32 at Qwen3-4B's shape, is never held).
   if (opt.random_reference) {
     t0 = Clock::now();
-    const ModelConfig c1 = one_layer(c);  // Gram accumulators for one layer
-    std::vector<float> x(static_cast<size_t>(calib.rows() * D));  // [n_samples * T, D]
-    random_embedding_rows(c, opt.random_seed, calib.tokens.data(), calib.rows(), x.data());
-    auto chunks = [&](const std::function<void(int64_t n, float* xc)>& f) {
-      for (int64_t ci = 0; ci < n_chunks; ++ci) {
-        const int64_t s0 = ci * per, n = std::min(per, calib.n_samples - s0);
-        f(n, x.data() + s0 * T * D);
-      }
-    };
-    // Top-k energy share of the hidden states x (all rows).
-    auto share_of_x = [&] {
-      GramAccumulator g(D, false);
-      chunks([&](int64_t n, float* xc) { g.add(xc, n * T); });
-      return top_k_energy_share(symmetric_eigenvalues(g.gram(), g.dim()), d.energy_k);
-    };
-    double share_in = share_of_x();
+    x.resize(static_cast<size_t>(R * D));
+    random_embedding_rows(c, opt.random_seed, calib.tokens.data(), R, x.data());
+    share_in = share_of(x);
     for (int64_t l = 0; l < L; ++l) {
       const LayerWeights rl = random_layer(c, opt.random_seed, int(l));
       ProjectionGrams rgrams(c1);
-      LayerAs0 as0(rgrams);  // this layer's projections into rgrams' layer 0
-      chunks([&](int64_t n, float* xc) { fw.layer(rl, int(l), xc, n, T, 0, nullptr, &as0); });
-      const double share_out = share_of_x();
+      LayerAs0 as0(rgrams);
+      chunks([&](int64_t s0, int64_t n) {
+        fw.layer(rl, int(l), x.data() + s0 * T * D, n, T, 0, nullptr, &as0);
+      });
+      const double share_out = share_of(x);
       LayerDiagnostics& ld = d.layers[size_t(l)];
       ld.rc_random = (rgrams.rc(0, 0) + rgrams.rc(0, 1) + rgrams.rc(0, 2)) / 3.0;
       ld.teg_random = share_out - share_in;
