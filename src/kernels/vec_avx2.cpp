@@ -142,15 +142,21 @@ LIEQ_AVX2 inline void add_pd(__m256 e, __m256d& s0, __m256d& s1) {
   s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
 }
 
+// max_i x[i] over n >= 1 values.
+LIEQ_AVX2 float row_max(const float* x, int64_t n) {
+  __m256 vmax = _mm256_set1_ps(-__builtin_inff());
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+  if (i < n) vmax = _mm256_max_ps(vmax, load_tail(x + i, n - i, -__builtin_inff()));
+  return hmax(vmax);
+}
+
 LIEQ_AVX2 void softmax(float* x, int64_t n) {
   if (n <= 0) return;
   const float neg_inf = -__builtin_inff();
-  __m256 vmax = _mm256_set1_ps(neg_inf);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
-  const int64_t rt = n - i;
-  if (rt > 0) vmax = _mm256_max_ps(vmax, load_tail(x + i, rt, neg_inf));
-  const float mxf = hmax(vmax);
+  const int64_t rt = n % 8;  // tail after the full vectors
+  const float mxf = row_max(x, n);
   const __m256 mx = _mm256_set1_ps(mxf);
   __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
   for (i = 0; i + 8 <= n; i += 8) {
@@ -202,12 +208,9 @@ LIEQ_AVX2 void exp_row(const float* x, float* y, int64_t n) {
 
 LIEQ_AVX2 double log_sum_exp(const float* x, int64_t n) {
   const float neg_inf = -__builtin_inff();
-  __m256 vmax = _mm256_set1_ps(neg_inf);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
-  const int64_t rt = n - i;
-  if (rt > 0) vmax = _mm256_max_ps(vmax, load_tail(x + i, rt, neg_inf));
-  const float mxf = hmax(vmax);
+  const int64_t rt = n % 8;  // tail after the full vectors
+  const float mxf = row_max(x, n);
   const __m256 mx = _mm256_set1_ps(mxf);
   __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
   for (i = 0; i + 8 <= n; i += 8) add_pd(exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mx)), s0, s1);

@@ -122,15 +122,21 @@ LIEQ_AVX512 void silu_mul(const float* gate, const float* up, float* out, int64_
   }
 }
 
-LIEQ_AVX512 void softmax(float* x, int64_t n) {
-  if (n <= 0) return;
+// max_i x[i] over n >= 1 values.
+LIEQ_AVX512 float row_max(const float* x, int64_t n) {
   const __m512 neg_inf = _mm512_set1_ps(-__builtin_inff());
   __m512 vmax = neg_inf;
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
-  const __mmask16 mt = first_lanes(n - i);
-  if (i < n) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(neg_inf, mt, x + i));
-  const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+  if (i < n) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(neg_inf, first_lanes(n - i), x + i));
+  return _mm512_reduce_max_ps(vmax);
+}
+
+LIEQ_AVX512 void softmax(float* x, int64_t n) {
+  if (n <= 0) return;
+  const __mmask16 mt = first_lanes(n % 16);  // the tail after the full vectors
+  int64_t i = 0;
+  const __m512 mx = _mm512_set1_ps(row_max(x, n));
   __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
   for (i = 0; i + 16 <= n; i += 16) {
     const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), mx));
@@ -191,12 +197,9 @@ LIEQ_AVX512 void exp_row(const float* x, float* y, int64_t n) {
 
 LIEQ_AVX512 double log_sum_exp(const float* x, int64_t n) {
   const __m512 neg_inf = _mm512_set1_ps(-__builtin_inff());
-  __m512 vmax = neg_inf;
+  const __mmask16 mt = first_lanes(n % 16);  // the tail after the full vectors
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
-  const __mmask16 mt = first_lanes(n - i);
-  if (i < n) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(neg_inf, mt, x + i));
-  const float mxf = _mm512_reduce_max_ps(vmax);
+  const float mxf = row_max(x, n);
   const __m512 mx = _mm512_set1_ps(mxf);
   __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
   for (i = 0; i + 16 <= n; i += 16) {
