@@ -4,7 +4,8 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev liblapacke-dev nlohmann-json3-dev
   libcli11-dev libpcre2-dev libgtest-dev libbenchmark-dev
-  jq time)  # jq, time: the bench scripts
+  jq time  # jq, time: the bench scripts
+  python3)  # python3: scripts/gen_unicode_tables.py (tests/tokenizer/unicode_tables_test.cpp)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -19,6 +19,11 @@ fs::path shared_dir() {
   return fs::exists(p) ? p : fs::path();
 }
 
+bool shared_required() {
+  const char* v = std::getenv("LIEQ_REQUIRE_SHARED");
+  return v != nullptr && *v != '\0' && std::string(v) != "0";
+}
+
 fs::path shared_model(const std::string& name) {
   const fs::path s = shared_dir();
   if (s.empty()) return {};

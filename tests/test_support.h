@@ -14,6 +14,9 @@ std::filesystem::path shared_dir();
 // shared_dir()/models/<name>, or empty when absent.
 std::filesystem::path shared_model(const std::string& name);
 std::filesystem::path shared_data(const std::string& rel);
+// True when LIEQ_REQUIRE_SHARED is set (CI): absent shared data is then a
+// failure, not a skip, so a run cannot pass having skipped half the suite.
+bool shared_required();
 
 // A fresh directory under the system temp dir, removed at destruction.
 class TempDir {
@@ -48,8 +51,11 @@ void copy_dir(const std::filesystem::path& src, const std::filesystem::path& dst
 
 }  // namespace lieq::testing
 
-#define LIEQ_REQUIRE_PATH(p)                                                  \
-  do {                                                                        \
-    if ((p).empty() || !std::filesystem::exists(p))                           \
-      GTEST_SKIP() << "shared test data absent (" << #p << "); skipping"; \
+#define LIEQ_REQUIRE_PATH(p)                                                        \
+  do {                                                                              \
+    if ((p).empty() || !std::filesystem::exists(p)) {                               \
+      if (::lieq::testing::shared_required())                                       \
+        FAIL() << "shared test data absent (" << #p << ") and LIEQ_REQUIRE_SHARED is set"; \
+      GTEST_SKIP() << "shared test data absent (" << #p << "); skipping";           \
+    }                                                                               \
   } while (0)

@@ -10,7 +10,8 @@ namespace lieq::cli {
 
 namespace {
 int run_diagnose(const DiagnoseArgs& a) {
-  const Diagnostics d = run_diagnose_stage(a);
+  // Reused when the file was made with the same settings (the chart beside it too).
+  const Diagnostics d = jobs::diagnose_cached(diagnose_request(a), a.out, jobs::ArtifactCache());
   if (a.json)
     print_json(diagnostics_to_json(d));
   else

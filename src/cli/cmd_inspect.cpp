@@ -6,10 +6,10 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "io/gguf.h"
-#include "io/gguf_tokenizer.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "model/gguf_model.h"
 #include "io/safetensors.h"
-#include "io/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "model/config.h"
 #include "model/weights.h"
 

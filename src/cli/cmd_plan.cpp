@@ -17,7 +17,7 @@ struct PlanCmdArgs {
 
 int run_plan(const PlanCmdArgs& a) {
   const Diagnostics d = read_diagnostics(a.diagnostics);
-  const Plan p = run_plan_stage(d, a.plan, a.diagnostics);
+  const Plan p = jobs::run_plan(d, plan_request(a.plan), a.diagnostics, jobs::ArtifactCache());
   write_file_atomic(a.out, plan_to_json(p).dump(1) + "\n");
   if (a.json)
     print_json(plan_to_json(p));

@@ -16,9 +16,10 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "cli/stages.h"
+#include "format/ggml_policy.h"
 #include "eval/perplexity.h"
 #include "io/gguf.h"
-#include "io/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "model/load.h"
 #include "model/reader.h"
 #include "pipeline/gguf_export.h"
@@ -52,6 +53,29 @@ GgmlType type_option(const std::string& flag, const std::string& v) {
   GgmlType t;
   if (!parse_ggml_type(v, &t)) fail(flag, ": unknown ggml type \"", v, "\"");
   return t;
+}
+
+// Each layer's format in the output: a GGUF file stores ggml types (an
+// integer-grid layer's bits map through --gguf-types), a lieq directory
+// integer grids.
+std::vector<StorageFormat> output_formats(const std::vector<StorageFormat>& formats,
+                                          const std::vector<int>& bits, bool gguf,
+                                          const std::string& gguf_types) {
+  const GgmlTypeMap map = parse_ggml_type_map(gguf_types);
+  std::vector<StorageFormat> out;
+  for (size_t l = 0; l < formats.size(); ++l) {
+    if (formats[l].is_ggml() && !gguf)
+      fail("layer ", l, " is planned as ", formats[l].name(),
+           ", a ggml type: write a .gguf file, or plan without --gguf");
+    if (formats[l].is_ggml() || !gguf) {
+      out.push_back(formats[l]);
+      continue;
+    }
+    const auto it = map.find(bits[l]);
+    if (it == map.end()) fail("--gguf-types: no ggml type for ", bits[l], "-bit layers");
+    out.push_back(StorageFormat::ggml(it->second));
+  }
+  return out;
 }
 
 struct PplRow {
@@ -94,57 +118,56 @@ int run_quantize(const QuantizeArgs& a) {
   opt.rtn.mse_clip = a.mse_clip;
 
   std::string mode;
-  std::vector<GgmlType> plan_types;  // a GGUF plan's per-layer types
+  std::vector<StorageFormat> formats;  // per decoder layer
+  std::vector<int> bits;               // per decoder layer: the width it was given
   if (!a.plan_file.empty()) {
     const Plan p = read_plan(a.plan_file);
     validate_plan_for_model(p, c, a.plan_file);
-    opt.layer_specs = p.layer_specs();
-    if (!p.level_types.empty()) plan_types = p.layer_types();
+    formats = p.layer_formats, bits = p.bits;
     opt.extra_files["plan.json"] = read_text_file(a.plan_file);
     mode = "plan " + a.plan_file;
   } else if (a.plan.target_bpw > 0) {
-    // One shot: diagnose and plan first, saved next to the quantized weights.
+    // One shot: diagnose and plan first, kept in OUT.stages (a rerun with the
+    // same settings resumes from them) and saved next to the quantized weights.
     DiagnoseArgs da;
     da.model = a.model;
     da.calib = a.diag_calib;
     da.calib.file = a.calib.file;
-    std::fprintf(stderr, "[1/3] diagnose\n");
-    const Diagnostics d = run_diagnose_stage(da);
-    std::fprintf(stderr, "[2/3] plan (%s, target %.4f bpw)\n", a.plan.allocator.c_str(), a.plan.target_bpw);
     PlanArgs pa = a.plan;
     pa.model = a.model;
     pa.calib = da.calib;
     pa.gguf = is_gguf_path(a.out);
     pa.gguf_types = a.gguf_types;
-    const Plan p = run_plan_stage(d, pa, (std::filesystem::path(a.out).string() + ".diagnostics.json"));
+    const std::filesystem::path stages = jobs::stages_dir_for(a.out);
+    std::fprintf(stderr, "[1/3] diagnose, [2/3] plan (%s, target %.4f bpw) in %s\n", a.plan.allocator.c_str(),
+                 a.plan.target_bpw, stages.string().c_str());
+    const jobs::PlannedModel pm =
+        jobs::diagnose_and_plan(diagnose_request(da), plan_request(pa), stages, jobs::ArtifactCache());
+    const Diagnostics& d = pm.diagnostics;
+    const Plan& p = pm.plan;
     print_plan(p, std::cerr);
-    opt.layer_specs = p.layer_specs();
-    if (!p.level_types.empty()) plan_types = p.layer_types();
+    formats = p.layer_formats, bits = p.bits;
     opt.extra_files["diagnostics.json"] = diagnostics_to_json(d).dump(1) + "\n";
-    opt.extra_files["diagnostics.svg"] = diagnostics_chart_svg(d);
+    opt.extra_files["diagnostics.svg"] = jobs::diagnostics_chart_svg(d);
     opt.extra_files["plan.json"] = plan_to_json(p).dump(1) + "\n";
     mode = cat("plan ", p.allocator, " at ", p.target_bpw, " bpw");
     std::fprintf(stderr, "[3/3] quantize\n");
   } else {
     const QuantSpec spec{a.bits, a.group_size, a.sym};
     validate_spec(spec, "--bits/--group-size");
-    opt.layer_specs.assign(size_t(c.n_layers), spec);
+    formats.assign(size_t(c.n_layers), StorageFormat::grid(spec));
+    bits.assign(size_t(c.n_layers), a.bits);
     mode = spec.name();
   }
+  formats = output_formats(formats, bits, is_gguf_path(a.out), a.gguf_types);
   CalibSet calib;
-  if (!a.calib.file.empty()) calib = load_calibration(a.model, a.calib, c.max_position_embeddings);
+  if (!a.calib.file.empty()) calib = jobs::load_calibration(a.model, a.calib, c.max_position_embeddings);
   const CalibSet* calib_ptr = a.calib.file.empty() ? nullptr : &calib;
   QuantizeReport rep;
   if (is_gguf_path(a.out)) {
     GgufExportOptions go;
     go.base = opt;
-    const GgmlTypeMap map = parse_ggml_type_map(a.gguf_types);
-    for (const QuantSpec& s : opt.layer_specs) {
-      auto it = map.find(s.bits);
-      if (it == map.end()) fail("--gguf-types: no ggml type for ", s.bits, "-bit layers");
-      go.layer_types.push_back(it->second);
-    }
-    if (!plan_types.empty()) go.layer_types = plan_types;
+    for (const StorageFormat& f : formats) go.layer_types.push_back(f.ggml_type());
     go.embed_type = type_option("--embed-type", a.embed_type);
     go.output_type = type_option("--output-type", a.output_type);
     go.importance = !a.no_imatrix;
@@ -165,6 +188,7 @@ int run_quantize(const QuantizeArgs& a) {
     if (a.plan_file.empty() && a.plan.target_bpw <= 0) mode = "uniform";
     mode += " -> GGUF: " + types;
   } else {
+    for (const StorageFormat& f : formats) opt.layer_specs.push_back(f.spec());
     rep = quantize_model(reader, calib_ptr, opt, a.out);
   }
   const std::vector<PplRow> ppl = ppl_before_after(a.model, a.out, a.eval_data, a.eval_windows);

@@ -4,7 +4,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "io/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
 

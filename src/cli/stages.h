@@ -1,5 +1,5 @@
-// The pipeline stages shared by subcommands (diagnose, plan, quantize's
-// one-shot mode): flags, running a stage, printing and saving its result.
+// The flags of the stages shared by subcommands (calibration, diagnose, plan),
+// each declared once, their typed requests (jobs/stages.h), and printing.
 #pragma once
 
 #include <ostream>
@@ -8,21 +8,15 @@
 
 #include <CLI/CLI.hpp>
 
-#include "eval/calibration.h"
+#include "jobs/stages.h"
 #include "lieq/diagnose.h"
 #include "lieq/plan.h"
 
 namespace lieq::cli {
 
-struct CalibArgs {
-  std::string file;
-  int64_t samples = 128, seqlen = 2048;
-  uint64_t seed = 0;
-};
 // --calib, --samples, --seqlen, --calib-seed (with c's values as defaults).
+using CalibArgs = jobs::CalibRequest;
 void add_calib_flags(CLI::App* sub, CalibArgs& c, bool required = true);
-// Tokenizes the calibration file for the model (warning on stderr when short).
-CalibSet load_calibration(const std::string& model_dir, const CalibArgs& c, int64_t max_positions);
 
 struct DiagnoseArgs {
   std::string model, out;
@@ -34,10 +28,8 @@ struct DiagnoseArgs {
   bool no_random = false, json = false;
   uint64_t random_seed = 1234;
 };
-// Runs diagnose and writes out (JSON) and its chart (.svg beside it).
-Diagnostics run_diagnose_stage(const DiagnoseArgs& a);
+jobs::DiagnoseRequest diagnose_request(const DiagnoseArgs& a);
 void print_diagnostics_table(const Diagnostics& d, std::ostream& os);
-std::string diagnostics_chart_svg(const Diagnostics& d);
 
 struct PlanArgs {
   std::string allocator = "lieq", measurements, model;
@@ -56,12 +48,7 @@ struct PlanArgs {
 };
 // --target-bpw, --levels, --allocator, --group-size, --sym, --measurements.
 void add_plan_flags(CLI::App* sub, PlanArgs& p);
-// Makes the plan (measuring first when the allocator needs it and no
-// compatible measurements file exists).
-Plan run_plan_stage(const Diagnostics& d, const PlanArgs& a, const std::string& diag_path);
+jobs::PlanRequest plan_request(const PlanArgs& a);
 void print_plan(const Plan& p, std::ostream& os);
-
-// Default measurements file beside a diagnostics file.
-std::string measurements_path_for(const std::string& diag_path);
 
 }  // namespace lieq::cli

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "io/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lieq {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "eval/windows.h"
-#include "io/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "model/weights.h"
 
 namespace lieq {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "eval/tasks.h"
-#include "io/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "model/weights.h"
 
 namespace lieq {

@@ -31,7 +31,7 @@
 #include <variant>
 #include <vector>
 
-#include "quant/ggml_formats.h"
+#include "format/ggml_formats.h"
 #include "util/mapped_file.h"
 
 namespace lieq {

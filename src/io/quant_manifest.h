@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "io/safetensors.h"
-#include "quant/qspec.h"
+#include "format/qspec.h"
 
 namespace lieq {
 

@@ -187,15 +187,6 @@ const std::map<std::string, std::string>& TensorStore::metadata() const {
   return files_.empty() ? kEmpty : files_.front()->metadata();
 }
 
-std::vector<float> tensor_to_f32(const TensorView& t) {
-  if (!dtype_info(t.dtype).is_float)
-    fail(t.file.string(), ": tensor \"", t.name, "\" has dtype ", dtype_name(t.dtype),
-         ", expected a float type");
-  std::vector<float> out(size_t(t.numel()));
-  convert_to_f32(t.dtype, t.data, out.data(), out.size());
-  return out;
-}
-
 void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<int64_t> shape,
                             const void* data, size_t nbytes) {
   int64_t n = 1;

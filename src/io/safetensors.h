@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "io/dtype.h"
+#include "format/dtype.h"
 #include "util/mapped_file.h"
 
 namespace lieq {
@@ -65,9 +65,6 @@ class TensorStore {
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const TensorView*> index_;
 };
-
-// Reads tensor data as float32 (F32/F16/BF16/F64); throws for other dtypes.
-std::vector<float> tensor_to_f32(const TensorView& t);
 
 // Builds a safetensors file in memory order of insertion and writes it
 // atomically (temp file + rename).

@@ -5,7 +5,6 @@
 #include <numeric>
 #include <utility>
 
-#include "quant/ggml_policy.h"
 #include "util/error.h"
 
 namespace lieq {
@@ -16,15 +15,11 @@ namespace {
 using BitTable = std::vector<std::vector<int64_t>>;
 
 void validate_levels(const AllocProblem& p) {
-  check(!p.levels.empty(), "allocation: no bit levels given");
-  check(p.level_types.empty() || p.level_types.size() == p.levels.size(), "allocation: ",
-        p.level_types.size(), " ggml types for ", p.levels.size(), " levels");
-  for (size_t k = 0; k < p.levels.size(); ++k) {
-    if (p.level_types.empty())
-      validate_spec(QuantSpec{p.levels[k], p.group_size, p.symmetric}, "allocation");
-    check(k == 0 || p.levels[k] > p.levels[k - 1], "allocation: bit levels must be strictly ascending (level ",
-          k, " is ", p.levels[k], " after ", k > 0 ? p.levels[k - 1] : 0, ")");
-  }
+  check(!p.levels.empty(), "allocation: no levels given");
+  for (size_t k = 0; k < p.levels.size(); ++k)
+    for (size_t j = 0; j < k; ++j)
+      check(!(p.levels[j] == p.levels[k]), "allocation: level ", k, " (", p.levels[k].name(),
+            ") is given twice");
 }
 
 // Validates the problem (levels, shapes, target) and returns its bit table.
@@ -50,9 +45,8 @@ void check_min_fits(const AllocProblem& p, const BitTable& t, int64_t budget) {
   for (const auto& row : t) min_bits += row[0];
   if (min_bits <= budget) return;
   fail("allocation: target ", p.target_bpw, " bpw is below the minimum achievable ",
-       bpw_of(min_bits, p.linear_params()), " bpw (every layer at ", p.levels[0], " bits, group size ",
-       p.group_size, p.symmetric ? ", symmetric" : ", asymmetric", ": ", min_bits, " bits for a budget of ",
-       budget, ")");
+       bpw_of(min_bits, p.linear_params()), " bpw (every layer at ", p.levels[0].name(), ": ", min_bits,
+       " bits for a budget of ", budget, ")");
 }
 
 void validate_errors(const AllocProblem& p, const std::vector<std::vector<double>>& error) {
@@ -62,7 +56,7 @@ void validate_errors(const AllocProblem& p, const std::vector<std::vector<double
     check(error[l].size() == p.levels.size(), "allocation: layer ", l, " has ", error[l].size(),
           " error values for ", p.levels.size(), " levels");
     for (size_t k = 0; k < error[l].size(); ++k)
-      check(std::isfinite(error[l][k]), "allocation: layer ", l, " level ", p.levels[k],
+      check(std::isfinite(error[l][k]), "allocation: layer ", l, " level ", p.levels[k].name(),
             ": error is not finite (", error[l][k], ")");
   }
 }
@@ -78,13 +72,11 @@ int64_t LayerShapes::params() const {
 int64_t AllocProblem::layer_bits(size_t l, size_t k) const {
   check(l < layers.size(), "allocation: layer ", l, " out of range (", layers.size(), " layers)");
   check(k < levels.size(), "allocation: level index ", k, " out of range (", levels.size(), " levels)");
-  const QuantSpec spec{levels[k], group_size, symmetric};
   int64_t bits = 0;
   for (const auto& [rows, cols] : layers[l].linears) {
     check(rows > 0 && cols > 0, "allocation: layer ", l, " has a linear weight of shape [", rows, ", ",
           cols, "]");
-    bits += level_types.empty() ? spec.storage_bits(rows, cols)
-                                : ggml_storage_bits(level_types[k], rows, cols);
+    bits += levels[k].storage_bits(rows, cols);
   }
   return bits;
 }

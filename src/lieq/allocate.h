@@ -1,15 +1,15 @@
 // Bit allocation across decoder layers under an average bits-per-weight
 // budget (docs/METHOD.md, "Allocation"). One width per decoder layer for all
 // its linear weights; widths come from a small set of levels (e.g. {2, 4}).
-// Costs are exact storage bits (codes + fp16 scales + fp16 zeros).
+// Levels are storage formats (format/storage_format.h: integer grids or ggml
+// types); costs are their exact storage bits.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "quant/ggml_formats.h"
-#include "quant/qspec.h"
+#include "format/storage_format.h"
 
 namespace lieq {
 
@@ -22,14 +22,10 @@ struct LayerShapes {
 // Everything the allocator needs to know about the model.
 struct AllocProblem {
   std::vector<LayerShapes> layers;
-  std::vector<int> levels;     // ascending bit widths, e.g. {2, 4}
-  int group_size = 128;
-  bool symmetric = false;
+  // The formats a layer may get, cheapest first (e.g. int2 g128, int4 g128;
+  // or Q2_K, Q4_K), all distinct.
+  std::vector<StorageFormat> levels;
   double target_bpw = 0;       // average over the quantized linear weights
-  // Optional ggml block type of each level (GGUF output): costs are then the
-  // types' real bytes (after llama.cpp's fallback for short rows) instead of
-  // the integer grid's.
-  std::vector<GgmlType> level_types;
   // Storage bits of layer l at level index k.
   int64_t layer_bits(size_t l, size_t k) const;
   int64_t linear_params() const;

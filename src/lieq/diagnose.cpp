@@ -129,8 +129,9 @@ Diagnostics diagnose(ModelReader& reader, const CalibSet& calib, const DiagnoseO
   return d;
 }
 
-void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSet& calib,
-                      const DiagnoseOptions& opt, Diagnostics& d) {
+namespace {
+// The options and calibration the diagnostics were made with.
+void record_settings(const ModelConfig& c, const CalibSet& calib, const DiagnoseOptions& opt, Diagnostics& d) {
   check(calib.n_samples > 0 && calib.seqlen > 1, "diagnose: empty calibration set");
   d.calib_samples = calib.n_samples;
   d.calib_seqlen = calib.seqlen;
@@ -142,6 +143,43 @@ void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSe
   d.random_reference = opt.random_reference;
   d.random_seed = opt.random_seed;
   d.energy_k = opt.energy_k > 0 ? std::min(opt.energy_k, c.hidden) : default_energy_k(c.hidden);
+}
+
+// ZD of a layer's linear weights, on float32 matrices (16-bit ones converted
+// for the moment).
+double layer_zd(const LayerWeights& lw) {
+  std::vector<std::vector<float>> converted;
+  converted.reserve(kLinearRoles.size());
+  std::vector<const std::vector<float>*> mats;
+  for (Role r : kLinearRoles) {
+    const Tensor& t = lw[r];
+    if (!t.is_16bit()) {
+      mats.push_back(&t.data);
+      continue;
+    }
+    converted.emplace_back(static_cast<size_t>(t.numel()));
+    for (int64_t i = 0; i < t.rows(); ++i) tensor_row_to_f32(t, i, converted.back().data() + i * t.cols());
+    mats.push_back(&converted.back());
+  }
+  return zd_score(mats);
+}
+// Per layer: the perplexity drop from the bypassed NLL, LIM from its sum over
+// rows, and ZD from the weights.
+void per_layer_numbers(const ModelWeights& w, const std::vector<double>& nll_bypass,
+                       const std::vector<double>& lim_sum, double n_pred, double rows, Diagnostics& d) {
+  for (size_t l = 0; l < d.layers.size(); ++l) {
+    LayerDiagnostics& ld = d.layers[l];
+    ld.ppl_bypassed = std::exp(nll_bypass[l] / n_pred);
+    ld.dppl = (ld.ppl_bypassed - d.base_ppl) / d.base_ppl;
+    ld.lim = lim_sum[l] / rows;
+    ld.zd = layer_zd(w.layers[l]);
+  }
+}
+}  // namespace
+
+void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSet& calib,
+                      const DiagnoseOptions& opt, Diagnostics& d) {
+  record_settings(c, calib, opt, d);
   const int64_t L = c.n_layers, D = c.hidden, T = calib.seqlen;
   auto t0 = Clock::now();
 
@@ -230,29 +268,7 @@ void diagnose_weights(const ModelConfig& c, const ModelWeights& w, const CalibSe
 
   // Per layer: the perplexity drop, LIM, and ZD from the weights.
   t0 = Clock::now();
-  for (int64_t l = 0; l < L; ++l) {
-    LayerDiagnostics& ld = d.layers[size_t(l)];
-    ld.ppl_bypassed = std::exp(nll_bypass[size_t(l)] / n_pred);
-    ld.dppl = (ld.ppl_bypassed - d.base_ppl) / d.base_ppl;
-    ld.lim = lim_sum[size_t(l)] / double(calib.rows());
-    // ZD on float32 matrices (16-bit ones converted for the moment).
-    const LayerWeights& lw = w.layers[size_t(l)];
-    std::vector<std::vector<float>> converted;
-    converted.reserve(kLinearRoles.size());
-    std::vector<const std::vector<float>*> mats;
-    for (Role r : kLinearRoles) {
-      const Tensor& t = lw[r];
-      if (!t.is_16bit()) {
-        mats.push_back(&t.data);
-        continue;
-      }
-      converted.emplace_back(static_cast<size_t>(t.numel()));
-      for (int64_t i = 0; i < t.rows(); ++i)
-        tensor_row_to_f32(t, i, converted.back().data() + i * t.cols());
-      mats.push_back(&converted.back());
-    }
-    ld.zd = zd_score(mats);
-  }
+  per_layer_numbers(w, nll_bypass, lim_sum, n_pred, double(calib.rows()), d);
   d.seconds["spectra"] = since(t0);
 
   // The random reference: same config, seeded init, same tokens, the same

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "quant/ggml_policy.h"
 #include "util/error.h"
 #include "util/json_file.h"
 
@@ -39,15 +38,13 @@ std::string allocator_names() {
   return s;
 }
 
-std::vector<std::vector<double>> Measurements::errors_for(const std::vector<int>& want,
-                                                          int gs, bool sym,
+std::vector<std::vector<double>> Measurements::errors_for(const std::vector<StorageFormat>& want,
                                                           const std::string& source) const {
-  check(gs == group_size && sym == symmetric, source, ": measured with group size ", group_size,
-        symmetric ? " sym" : " asym", ", the plan asks for group size ", gs, sym ? " sym" : " asym");
   std::vector<std::vector<double>> out(error.size());
-  for (int b : want) {
-    auto it = std::find(levels.begin(), levels.end(), b);
-    check(it != levels.end(), source, ": level ", b, " bits was not measured");
+  for (const StorageFormat& f : want) {
+    auto it = std::find(levels.begin(), levels.end(), f);
+    check(it != levels.end(), source, ": ", f.name(), " was not measured (measured: ",
+          format_names(levels), ")");
     const size_t k = size_t(it - levels.begin());
     for (size_t l = 0; l < error.size(); ++l) out[l].push_back(error[l][k]);
   }
@@ -55,78 +52,83 @@ std::vector<std::vector<double>> Measurements::errors_for(const std::vector<int>
 }
 
 nlohmann::json measurements_to_json(const Measurements& m) {
-  return {{"format", "lieq-measurements"}, {"version", 1},
+  json levels = json::array();
+  for (const StorageFormat& f : m.levels) levels.push_back(f.to_json());
+  return {{"format", "lieq-measurements"}, {"version", 2},
           {"model", m.model_path},         {"method", m.method},
-          {"levels", m.levels},            {"group_size", m.group_size},
-          {"symmetric", m.symmetric},      {"calibration", {{"samples", m.calib_samples}, {"seqlen", m.calib_seqlen}}},
+          {"levels", levels},
+          {"calibration", {{"samples", m.calib_samples}, {"seqlen", m.calib_seqlen}}},
           {"seconds", m.seconds},          {"error", m.error}};
 }
 
 Measurements read_measurements(const std::filesystem::path& path) {
-  const json j = read_json_file(path);
+  return measurements_from_json(read_json_file(path), path.string());
+}
+
+Measurements measurements_from_json(const nlohmann::json& j, const std::string& src) {
   Measurements m;
   try {
     if (j.at("format").get<std::string>() != "lieq-measurements")
-      fail(path.string(), ": not a lieq measurements file");
+      fail(src, ": not a lieq measurements file");
+    const int version = j.at("version").get<int>();
+    check(version == 1 || version == 2, src, ": measurements version ", version, " is not supported");
     m.model_path = j.at("model").get<std::string>();
     m.method = j.at("method").get<std::string>();
-    m.levels = j.at("levels").get<std::vector<int>>();
-    m.group_size = j.at("group_size").get<int>();
-    m.symmetric = j.at("symmetric").get<bool>();
+    if (version == 1) {  // bit widths of one integer grid
+      const QuantSpec g{0, j.at("group_size").get<int>(), j.at("symmetric").get<bool>()};
+      m.levels = grid_formats(j.at("levels").get<std::vector<int>>(), g.group_size, g.symmetric);
+    } else {
+      for (const json& f : j.at("levels")) m.levels.push_back(storage_format_from_json(f, src));
+    }
     m.calib_samples = j.at("calibration").at("samples").get<int64_t>();
     m.calib_seqlen = j.at("calibration").at("seqlen").get<int64_t>();
     m.seconds = j.value("seconds", 0.0);
     m.error = j.at("error").get<std::vector<std::vector<double>>>();
   } catch (const json::exception& e) {
-    fail(path.string(), ": malformed measurements: ", e.what());
+    fail(src, ": malformed measurements: ", e.what());
   }
   for (const auto& row : m.error)
-    check(row.size() == m.levels.size(), path.string(), ": an error row does not have one value per level");
+    check(row.size() == m.levels.size(), src, ": an error row does not have one value per level");
   return m;
 }
 
 std::vector<QuantSpec> Plan::layer_specs() const {
   std::vector<QuantSpec> s;
-  for (int b : bits) s.push_back({b, group_size, symmetric});
+  for (const StorageFormat& f : layer_formats) s.push_back(f.spec());
   return s;
 }
 
 std::vector<GgmlType> Plan::layer_types() const {
-  check(level_types.size() == levels.size(), "plan: no ggml type for every level");
   std::vector<GgmlType> t;
-  for (int b : bits) {
-    const auto it = std::find(levels.begin(), levels.end(), b);
-    check(it != levels.end(), "plan: ", b, " bits is not one of the plan's levels");
-    t.push_back(level_types[size_t(it - levels.begin())]);
-  }
+  for (const StorageFormat& f : layer_formats) t.push_back(f.ggml_type());
   return t;
 }
 
 void account_plan(Plan& p, const std::vector<LayerShapes>& shapes, int64_t other_params,
                   int64_t other_bits) {
-  check(shapes.size() == p.bits.size(), "plan: ", p.bits.size(), " layers, model has ", shapes.size());
+  check(shapes.size() == p.layer_formats.size(), "plan: ", p.layer_formats.size(),
+        " layers, model has ", shapes.size());
   p.linear_params = p.linear_bits = 0;
-  const std::vector<GgmlType> types = p.level_types.empty() ? std::vector<GgmlType>{} : p.layer_types();
   for (size_t l = 0; l < shapes.size(); ++l) {
-    const QuantSpec s{p.bits[l], p.group_size, p.symmetric};
     for (const auto& [r, c] : shapes[l].linears) {
       p.linear_params += r * c;
-      p.linear_bits += types.empty() ? s.storage_bits(r, c) : ggml_storage_bits(types[l], r, c);
+      p.linear_bits += p.layer_formats[l].storage_bits(r, c);
     }
   }
   p.other_params = other_params;
   p.other_bits = other_bits;
 }
 
-Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw,
-               const std::vector<int>& levels, int group_size, bool symmetric,
-               const Measurements* m, const std::vector<GgmlType>& level_types) {
+Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw, const std::vector<int>& levels,
+               const std::vector<StorageFormat>& formats, const Measurements* m) {
+  check(levels.size() == formats.size(), "plan: ", levels.size(), " level labels for ", formats.size(),
+        " storage formats");
+  for (size_t k = 1; k < levels.size(); ++k)
+    check(levels[k] > levels[k - 1], "plan: levels must be strictly ascending (level ", k, " is ",
+          levels[k], " after ", levels[k - 1], ")");
   AllocProblem prob;
-  prob.level_types = level_types;
   prob.layers = d.layer_shapes;
-  prob.levels = levels;
-  prob.group_size = group_size;
-  prob.symmetric = symmetric;
+  prob.levels = formats;
   prob.target_bpw = target_bpw;
   Plan p;
   p.model_path = d.model_path;
@@ -135,9 +137,7 @@ Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw,
   p.allocator = allocator_name(a);
   p.target_bpw = target_bpw;
   p.levels = levels;
-  p.group_size = group_size;
-  p.symmetric = symmetric;
-  p.level_types = level_types;
+  p.formats = formats;
   Allocation alloc;
   switch (a) {
     case AllocatorKind::kUniform:
@@ -145,7 +145,7 @@ Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw,
       break;
     case AllocatorKind::kMeasured:
       check(m != nullptr, "plan: the measured allocator needs layer measurements");
-      alloc = allocate_knapsack(prob, m->errors_for(levels, group_size, symmetric, m->model_path));
+      alloc = allocate_knapsack(prob, m->errors_for(formats, m->model_path));
       break;
     default: {
       std::vector<double> score;
@@ -156,10 +156,78 @@ Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw,
       p.scores = score;
     }
   }
-  for (int k : alloc.level) p.bits.push_back(levels[size_t(k)]);
-  account_plan(p, d.layer_shapes, d.other_params, d.other_bits);
+  for (int k : alloc.level) {
+    p.bits.push_back(levels[size_t(k)]);
+    p.layer_formats.push_back(formats[size_t(k)]);
+  }
+  // A GGUF output picks the embedding's and head's types itself.
+  const bool any_ggml = std::any_of(formats.begin(), formats.end(), [](const auto& f) { return f.is_ggml(); });
+  account_plan(p, d.layer_shapes, d.other_params, any_ggml ? -1 : d.other_bits);
   return p;
 }
+
+namespace {
+// The one group size and symmetry of a plan whose levels are all integer
+// grids sharing them (written for people reading the file, and read back
+// from files that have no "formats"); false otherwise.
+bool common_grid(const std::vector<StorageFormat>& formats, QuantSpec* out) {
+  if (formats.empty() || !formats[0].is_grid()) return false;
+  for (const StorageFormat& f : formats)
+    if (!f.is_grid() || f.spec().group_size != formats[0].spec().group_size ||
+        f.spec().symmetric != formats[0].spec().symmetric)
+      return false;
+  *out = formats[0].spec();
+  return true;
+}
+
+StorageFormat parse_format_name(const json& name, const std::string& where) {
+  StorageFormat f;
+  const std::string n = name.get<std::string>();
+  if (!parse_storage_format(n, &f))
+    fail(where, ": unknown storage format \"", n, "\" (a ggml type such as Q4_K, or e.g. \"int4 g128 asym\")");
+  return f;
+}
+
+// The level formats of a plan file: "formats" (names), else the older keys:
+// "ggml_types", else one integer grid from "group_size" and "symmetric".
+std::vector<StorageFormat> read_level_formats(const json& j, const std::vector<int>& levels,
+                                              const std::string& src) {
+  std::vector<StorageFormat> f;
+  if (j.contains("formats")) {
+    for (const json& n : j.at("formats")) f.push_back(parse_format_name(n, src));
+  } else if (j.contains("ggml_types")) {
+    for (const auto& name : j.at("ggml_types").get<std::vector<std::string>>()) {
+      GgmlType t;
+      if (!parse_ggml_type(name, &t)) fail(src, ": unknown ggml type \"", name, "\" in ggml_types");
+      f.push_back(StorageFormat::ggml(t));
+    }
+  } else {
+    const int group_size = j.at("group_size").get<int>();
+    const bool symmetric = j.value("symmetric", false);
+    for (int b : levels) {
+      const QuantSpec q{b, group_size, symmetric};
+      validate_spec(q, cat(src, ": level ", b));
+      f.push_back(StorageFormat::grid(q));
+    }
+    return f;
+  }
+  check(f.size() == levels.size(), src, ": ", f.size(), " level formats for ", levels.size(), " levels");
+  return f;
+}
+
+// A layer's format: its level's, or, in a plan whose levels share one integer
+// grid (a person may edit a layer to any width), that grid at its bits.
+StorageFormat layer_format_for(int bits, const Plan& p, const std::string& where) {
+  const auto it = std::find(p.levels.begin(), p.levels.end(), bits);
+  if (it != p.levels.end()) return p.formats[size_t(it - p.levels.begin())];
+  QuantSpec grid;
+  check(common_grid(p.formats, &grid), where, ": ", bits, " bits is not one of the plan's levels (",
+        format_names(p.formats), ")");
+  grid.bits = bits;
+  validate_spec(grid, where);
+  return StorageFormat::grid(grid);
+}
+}  // namespace
 
 nlohmann::json plan_to_json(const Plan& p) {
   json j;
@@ -169,12 +237,12 @@ nlohmann::json plan_to_json(const Plan& p) {
   j["allocator"] = p.allocator;
   j["target_bpw"] = p.target_bpw;
   j["levels"] = p.levels;
-  j["group_size"] = p.group_size;
-  j["symmetric"] = p.symmetric;
-  if (!p.level_types.empty()) {
-    std::vector<std::string> names;
-    for (GgmlType t : p.level_types) names.push_back(ggml_type_name(t));
-    j["ggml_types"] = names;
+  j["formats"] = json::array();
+  for (const StorageFormat& f : p.formats) j["formats"].push_back(f.name());
+  QuantSpec grid;
+  if (common_grid(p.formats, &grid)) {
+    j["group_size"] = grid.group_size;
+    j["symmetric"] = grid.symmetric;
   }
   j["layers"] = json::array();
   for (size_t l = 0; l < p.bits.size(); ++l) {
@@ -183,10 +251,10 @@ nlohmann::json plan_to_json(const Plan& p) {
     j["layers"].push_back(e);
   }
   j["linear_bpw"] = p.linear_bpw();
-  if (p.level_types.empty()) j["file_bpw"] = p.file_bpw();
+  if (p.other_known()) j["file_bpw"] = p.file_bpw();
   j["linear_params"] = p.linear_params;
   j["other_params"] = p.other_params;
-  if (p.level_types.empty()) j["expected_file_bytes"] = p.expected_file_bytes();
+  if (p.other_known()) j["expected_file_bytes"] = p.expected_file_bytes();
   return j;
 }
 
@@ -204,15 +272,7 @@ Plan read_plan(const std::filesystem::path& path) {
     p.allocator = j.value("allocator", std::string("manual"));
     p.target_bpw = j.value("target_bpw", 0.0);
     p.levels = j.value("levels", std::vector<int>{});
-    p.group_size = j.at("group_size").get<int>();
-    p.symmetric = j.value("symmetric", false);
-    for (const auto& name : j.value("ggml_types", std::vector<std::string>{})) {
-      GgmlType t;
-      if (!parse_ggml_type(name, &t)) fail(src, ": unknown ggml type \"", name, "\" in ggml_types");
-      p.level_types.push_back(t);
-    }
-    if (!p.level_types.empty() && p.level_types.size() != p.levels.size())
-      fail(src, ": ggml_types has ", p.level_types.size(), " entries for ", p.levels.size(), " levels");
+    p.formats = read_level_formats(j, p.levels, src);
     const json& layers = j.at("layers");
     if (!layers.is_array()) fail(src, ": \"layers\" must be an array");
     for (size_t i = 0; i < layers.size(); ++i) {
@@ -220,6 +280,7 @@ Plan read_plan(const std::filesystem::path& path) {
       const int idx = e.at("layer").get<int>();
       if (idx != int(i)) fail(src, ": layers[", i, "] has \"layer\": ", idx, "; entries must be in order 0, 1, ...");
       p.bits.push_back(e.at("bits").get<int>());
+      p.layer_formats.push_back(layer_format_for(p.bits.back(), p, cat(src, ": layer ", i)));
       if (e.contains("score")) p.scores.push_back(e["score"].get<double>());
     }
   } catch (const json::exception& e) {
@@ -228,13 +289,6 @@ Plan read_plan(const std::filesystem::path& path) {
   if (p.scores.size() != p.bits.size()) p.scores.clear();
   check(int64_t(p.bits.size()) == p.n_layers, src, ": ", p.bits.size(),
         " layer entries but model.num_layers is ", p.n_layers);
-  for (size_t l = 0; l < p.bits.size(); ++l) {
-    if (p.level_types.empty())
-      validate_spec({p.bits[l], p.group_size, p.symmetric}, cat(src, ": layer ", l));
-    else
-      check(std::find(p.levels.begin(), p.levels.end(), p.bits[l]) != p.levels.end(), src,
-            ": layer ", l, " has ", p.bits[l], " bits, not one of the levels with a ggml type");
-  }
   return p;
 }
 

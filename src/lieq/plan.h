@@ -12,7 +12,7 @@
 #include "lieq/allocate.h"
 #include "lieq/diagnose.h"
 #include "model/config.h"
-#include "quant/qspec.h"
+#include "format/storage_format.h"
 
 namespace lieq {
 
@@ -25,57 +25,61 @@ std::string allocator_names();  // "lieq, uniform, positional, lim, zd, measured
 // layer alone (GPTQ) on calibration inputs from the float model.
 struct Measurements {
   std::string model_path, method = "gptq";
-  std::vector<int> levels;
-  int group_size = 128;
-  bool symmetric = false;
+  std::vector<StorageFormat> levels;  // the measured formats
   int64_t calib_samples = 0, calib_seqlen = 0;
   std::vector<std::vector<double>> error;  // [layer][level index]
   double seconds = 0;
-  // Errors for a subset of the measured levels (throws when one is missing
-  // or the grid differs).
-  std::vector<std::vector<double>> errors_for(const std::vector<int>& levels, int group_size,
-                                              bool symmetric, const std::string& source) const;
+  // Errors for a subset of the measured formats (throws naming `source` when
+  // one was not measured).
+  std::vector<std::vector<double>> errors_for(const std::vector<StorageFormat>& formats,
+                                              const std::string& source) const;
 };
 nlohmann::json measurements_to_json(const Measurements& m);
+// Reads version 2 ("levels" as storage formats) and version 1 (bit widths
+// with one group size) files. Errors name the file (`source`).
 Measurements read_measurements(const std::filesystem::path& path);
+Measurements measurements_from_json(const nlohmann::json& j, const std::string& source);
 
 struct Plan {
   std::string model_path, architecture;
   int64_t n_layers = 0;
   std::string allocator;
   double target_bpw = 0;
+  // The levels the allocator chose from: each one's label (the bit width a
+  // user names with --levels 2,4) and storage format (int2 g128 asym, Q2_K).
   std::vector<int> levels;
-  int group_size = 128;
-  bool symmetric = false;
-  // GGUF plans: the ggml type of each level (costs are those types' bytes);
-  // empty for lieq's integer grids.
-  std::vector<GgmlType> level_types;
-  std::vector<int> bits;         // per decoder layer
+  std::vector<StorageFormat> formats;
+  // Per decoder layer: its level's label and its storage format.
+  std::vector<int> bits;
+  std::vector<StorageFormat> layer_formats;
   std::vector<double> scores;    // the allocator's per-layer scores (empty for uniform/measured)
   int64_t linear_params = 0, linear_bits = 0;
+  // The other tensors (embedding, norms, head) as the output stores them;
+  // other_bits < 0 when the output chooses their types itself (GGUF).
   int64_t other_params = 0, other_bits = 0;
+  bool other_known() const { return other_bits >= 0; }
   double linear_bpw() const { return double(linear_bits) / double(linear_params); }
   double file_bpw() const {
     return double(linear_bits + other_bits) / double(linear_params + other_params);
   }
   int64_t expected_file_bytes() const { return (linear_bits + other_bits + 7) / 8; }
+  // Per-layer integer grids / ggml types; Error when a layer has the other kind.
   std::vector<QuantSpec> layer_specs() const;
-  // Per-layer ggml types (needs level_types).
   std::vector<GgmlType> layer_types() const;
 };
 
-// Allocates with the chosen allocator. measured needs `m` (else Error).
-Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw,
-               const std::vector<int>& levels, int group_size, bool symmetric,
-               const Measurements* m = nullptr, const std::vector<GgmlType>& level_types = {});
+// Allocates with the chosen allocator among `formats` (one per label in
+// `levels`, both ascending). measured needs `m` (else Error).
+Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw, const std::vector<int>& levels,
+               const std::vector<StorageFormat>& formats, const Measurements* m = nullptr);
 
 // Recomputes the exact accounting of plan.bits with the diagnostics' shapes.
 void account_plan(Plan& p, const std::vector<LayerShapes>& shapes, int64_t other_params,
                   int64_t other_bits);
 
 nlohmann::json plan_to_json(const Plan& p);
-// Reads and validates a plan file (format, version, one entry per layer,
-// bits among the supported widths, group size valid). Errors name the file.
+// Reads and validates a plan file (format, version, one entry per layer, each
+// layer's format valid). Errors name the file.
 Plan read_plan(const std::filesystem::path& path);
 // Checks a plan against the model it is applied to (layer count, architecture).
 void validate_plan_for_model(const Plan& p, const ModelConfig& c, const std::string& source);

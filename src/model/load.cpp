@@ -1,7 +1,7 @@
 #include "model/load.h"
 
 #include "io/gguf.h"
-#include "io/gguf_tokenizer.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "model/gguf_model.h"
 #include "util/error.h"
 

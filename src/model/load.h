@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "io/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "model/weights.h"
 
 namespace lieq {

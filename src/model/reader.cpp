@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "kernels/convert.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
 

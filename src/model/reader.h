@@ -14,6 +14,7 @@
 #include "io/quant_manifest.h"
 #include "io/safetensors.h"
 #include "model/config.h"
+#include "model/tensor_f32.h"
 #include "model/weights.h"
 
 namespace lieq {

@@ -1,9 +1,9 @@
 #include "pipeline/awq_layer.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 
+#include "pipeline/layer_pass.h"
 #include "util/error.h"
 #include "util/half.h"
 
@@ -11,11 +11,11 @@ namespace lieq {
 
 namespace {
 
-constexpr std::array<Role, 4> kGroupInputs = {Role::kWq, Role::kWo, Role::kWgate, Role::kWdown};
-
+// The index of a group's input in projection_groups() (q/k/v, o, gate/up, down).
 size_t group_index(Role g) {
-  for (size_t i = 0; i < kGroupInputs.size(); ++i)
-    if (kGroupInputs[i] == g) return i;
+  const std::vector<ProjectionGroup>& groups = projection_groups();
+  for (size_t i = 0; i < groups.size(); ++i)
+    if (groups[i].input == g) return i;
   fail("AWQ: ", int(g), " is not a group input role");
 }
 
@@ -25,10 +25,10 @@ class AwqCapture : public LayerObserver {
  public:
   AwqCapture(const ModelConfig& c, int64_t total_rows, int64_t search_rows)
       : stride_(std::max<int64_t>(1, total_rows / search_rows)), search_rows_(search_rows) {
-    const int64_t widths[4] = {c.hidden, c.q_dim(), c.hidden, c.intermediate};
-    for (size_t i = 0; i < 4; ++i) {
-      g_[i].n_in = widths[i];
-      g_[i].abs_sum.assign(size_t(widths[i]), 0.0);
+    for (const ProjectionGroup& g : projection_groups()) {
+      Stats& s = g_[group_index(g.input)];
+      s.n_in = role_shape(g.roles[0], c)[1];
+      s.abs_sum.assign(size_t(s.n_in), 0.0);
     }
   }
   void on_linear_input(int, Role group, const float* x, int64_t rows, int64_t cols) override {
@@ -99,14 +99,15 @@ void divide_rows(Tensor& w, const std::vector<float>& s) {
 
 }  // namespace
 
+bool awq_folds_into(Role role) {
+  return role == Role::kAttnNorm || role == Role::kFfnNorm || role == Role::kBv;
+}
+
 void set_awq_alphas(const AwqLayer& a, std::vector<TensorReport>& reports) {
   for (const AwqGroupReport& g : a.groups) {
     if (!g.scaled) continue;
-    std::vector<Role> roles = {g.group};
-    if (g.group == Role::kWq) roles = {Role::kWq, Role::kWk, Role::kWv};
-    if (g.group == Role::kWgate) roles = {Role::kWgate, Role::kWup};
     for (TensorReport& tr : reports)
-      for (Role r : roles)
+      for (Role r : projection_group(g.group).roles)
         if (tr.name == hf_layer_tensor_name(r, tr.layer)) tr.awq_alpha = g.alpha;
   }
 }
@@ -126,30 +127,32 @@ float round_to_dtype(DType dtype, float v) {
 }
 
 AwqLayer awq_scale_layer(Forward& fw, const LayerWeights& w, int l, const float* x, int64_t n_seq,
-                         int64_t seqlen, const QuantizeOptions& opt,
+                         int64_t seqlen, const AwqOptions& awq, int64_t chunk_rows,
+                         const std::map<Role, DType>& stored_dtypes,
                          const FakeQuantizerFor& fake_quantizer) {
   check(x != nullptr && n_seq > 0 && seqlen > 0, "AWQ needs calibration data");
   const ModelConfig& c = fw.config();
   const int64_t total_rows = n_seq * seqlen;
-  check(opt.awq.search_rows >= 1, "AWQ options: search rows ", opt.awq.search_rows,
+  check(awq.search_rows >= 1, "AWQ options: search rows ", awq.search_rows,
         " must be at least 1");
-  AwqCapture cap(c, total_rows, opt.awq.search_rows);
+  AwqCapture cap(c, total_rows, awq.search_rows);
   {
     std::vector<float> xc(x, x + total_rows * c.hidden);
-    run_layer_chunks(fw, w, l, xc.data(), n_seq, seqlen, opt.chunk_rows, &cap);
+    run_layer_chunks(fw, w, l, xc.data(), n_seq, seqlen, chunk_rows, &cap);
   }
   auto dtype_of = [&](Role r) {
-    const auto it = opt.stored_dtypes.find(r);
-    return it == opt.stored_dtypes.end() ? DType::kF32 : it->second;
+    const auto it = stored_dtypes.find(r);
+    return it == stored_dtypes.end() ? DType::kF32 : it->second;
   };
   // Searches one group's scales against the float weights w (not the scaled ones).
-  auto search = [&](Role group, std::initializer_list<Role> roles) {
+  auto search = [&](Role group) {
+    const std::vector<Role>& roles = projection_group(group).roles;
     std::vector<AwqWeight> ws;
     for (Role r : roles) ws.push_back({w[r].ptr(), w[r].rows(), fake_quantizer(r)});
-    const int64_t n_in = w[*roles.begin()].cols();
+    const int64_t n_in = w[roles[0]].cols();
     const std::vector<float>& xs = cap.rows(group);
     AwqScaleSearch s = awq_search_scales(ws, n_in, xs.data(), int64_t(xs.size()) / n_in,
-                                         cap.mean_abs(group), opt.awq);
+                                         cap.mean_abs(group), awq);
     AwqGroupReport rep;
     rep.group = group;
     rep.scaled = true;
@@ -163,14 +166,14 @@ AwqLayer awq_scale_layer(Forward& fw, const LayerWeights& w, int l, const float*
   out.scaled = w;
   LayerWeights& sw = out.scaled;
   {  // q/k/v <- attention norm
-    auto [s, rep] = search(Role::kWq, {Role::kWq, Role::kWk, Role::kWv});
+    auto [s, rep] = search(Role::kWq);
     const std::vector<float> eff =
         fold_into_stored(sw[Role::kAttnNorm], s, dtype_of(Role::kAttnNorm));
-    for (Role r : {Role::kWq, Role::kWk, Role::kWv}) scale_columns(sw[r], eff);
+    for (Role r : projection_group(Role::kWq).roles) scale_columns(sw[r], eff);
     out.groups.push_back(rep);
   }
   if (c.n_kv_heads == c.n_heads) {  // o <- v rows (and bias)
-    auto [s, rep] = search(Role::kWo, {Role::kWo});
+    auto [s, rep] = search(Role::kWo);
     const std::vector<float> eff =
         sw[Role::kBv].empty() ? s : fold_into_stored(sw[Role::kBv], s, dtype_of(Role::kBv));
     divide_rows(sw[Role::kWv], eff);
@@ -182,14 +185,14 @@ AwqLayer awq_scale_layer(Forward& fw, const LayerWeights& w, int l, const float*
     out.groups.push_back(rep);
   }
   {  // gate/up <- ffn norm
-    auto [s, rep] = search(Role::kWgate, {Role::kWgate, Role::kWup});
+    auto [s, rep] = search(Role::kWgate);
     const std::vector<float> eff =
         fold_into_stored(sw[Role::kFfnNorm], s, dtype_of(Role::kFfnNorm));
-    for (Role r : {Role::kWgate, Role::kWup}) scale_columns(sw[r], eff);
+    for (Role r : projection_group(Role::kWgate).roles) scale_columns(sw[r], eff);
     out.groups.push_back(rep);
   }
   {  // down <- up rows
-    auto [s, rep] = search(Role::kWdown, {Role::kWdown});
+    auto [s, rep] = search(Role::kWdown);
     divide_rows(sw[Role::kWup], s);
     scale_columns(sw[Role::kWdown], s);
     out.groups.push_back(rep);

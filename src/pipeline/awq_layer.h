@@ -26,9 +26,12 @@
 #include <functional>
 #include <vector>
 
-#include "io/dtype.h"
+#include <map>
+
+#include "format/dtype.h"
 #include "model/forward.h"
-#include "pipeline/quantize.h"
+#include "pipeline/options.h"
+#include "pipeline/report.h"
 #include "quant/awq.h"
 
 namespace lieq {
@@ -50,12 +53,24 @@ struct AwqLayer {
 using FakeQuantizerFor = std::function<FakeQuantizer(Role role)>;
 
 // Searches and folds AWQ's scales for decoder layer `layer` with weights w,
-// on its calibration input x [n_seq * seqlen, hidden] (left unchanged).
-// opt.awq holds the search options; opt.stored_dtypes the dtype each folded
-// norm / bias is rounded to (F32 when absent).
+// on its calibration input x [n_seq * seqlen, hidden] (left unchanged), run
+// in passes of chunk_rows rows. stored_dtypes: the dtype each folded norm /
+// bias is rounded to (F32 when absent).
 AwqLayer awq_scale_layer(Forward& fw, const LayerWeights& w, int layer, const float* x,
-                         int64_t n_seq, int64_t seqlen, const QuantizeOptions& opt,
+                         int64_t n_seq, int64_t seqlen, const AwqOptions& awq,
+                         int64_t chunk_rows, const std::map<Role, DType>& stored_dtypes,
                          const FakeQuantizerFor& fake_quantizer);
+// The same with opt.awq, opt.chunk_rows and opt.stored_dtypes.
+inline AwqLayer awq_scale_layer(Forward& fw, const LayerWeights& w, int layer, const float* x,
+                                int64_t n_seq, int64_t seqlen, const QuantizeOptions& opt,
+                                const FakeQuantizerFor& fake_quantizer) {
+  return awq_scale_layer(fw, w, layer, x, n_seq, seqlen, opt.awq, opt.chunk_rows,
+                         opt.stored_dtypes, fake_quantizer);
+}
+
+// The tensors besides the projections that awq_scale_layer may change (the
+// norms and v's bias it folds scales into).
+bool awq_folds_into(Role role);
 
 // Sets each report's awq_alpha from its group (reports of layer tensors by HF name).
 void set_awq_alphas(const AwqLayer& a, std::vector<TensorReport>& reports);

@@ -1,13 +1,15 @@
 // Quantizing a model straight into a GGUF file that llama.cpp runs with its
-// unchanged kernels: every decoder layer's linear weights in one ggml block
-// type (from the plan's bits through a type map), GPTQ into the block grids
-// (layer-sequential, as quantize_model) or importance-weighted RTN (llama.cpp's
-// quantizer; the importance is the calibration's mean x^2 per input column,
-// what llama.cpp's imatrix holds). Norms and biases stay F32, as llama.cpp's
-// converter and quantizer leave them.
+// unchanged kernels: the layer-sequential driver (pipeline/driver.h) with
+// the GGUF sink. Every decoder layer's linear weights in one ggml block type
+// (from the plan's bits through a type map, or per tensor), GPTQ into the
+// block grids or importance-weighted RTN (llama.cpp's quantizer; the
+// importance is the calibration's mean x^2 per input column, what
+// llama.cpp's imatrix holds); AWQ folds its scales first (norms are F32 here,
+// so no rounding). Norms and biases stay F32, as llama.cpp's converter and
+// quantizer leave them.
 //
-// Output layout: token_embd.weight, then blk.0 ... blk.{n-1} (in role-table
-// order), then output_norm.weight, output.weight (untied models) and
+// Output layout: blk.0 ... blk.{n-1} (in role-table order), then
+// output_norm.weight, token_embd.weight, output.weight (untied models) and
 // rope_freqs.weight (llama3 RoPE). The file is streamed layer by layer to a
 // temp file renamed into place when complete.
 #pragma once
@@ -18,11 +20,12 @@
 #include <string>
 #include <vector>
 
-#include "io/tokenizer.h"
+#include "format/ggml_formats.h"
+#include "format/ggml_policy.h"
+#include "io/gguf.h"
 #include "model/reader.h"
-#include "pipeline/quantize.h"
-#include "quant/ggml_formats.h"
-#include "quant/ggml_policy.h"
+#include "pipeline/driver.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lieq {
 
@@ -37,6 +40,39 @@ struct GgufExportOptions {
   std::map<std::string, GgmlType> tensor_types;
   bool importance = true;  // RTN: weight by the calibration's mean x^2 (when given)
   std::string name;        // general.name
+};
+
+// The GGUF file: metadata (hyperparameters, tokenizer, lieq.method,
+// lieq.layer_types), tensor names and the q/k row permutation, per-tensor
+// types, and the embedding and output head after the layers (the head
+// quantized by `q` on the final-normed hidden states of the quantized model;
+// the embedding by RTN, weighted by that importance when tied).
+class GgufSink final : public LayerSink {
+ public:
+  GgufSink(ModelReader& reader, const Tokenizer& tok, const GgufExportOptions& opt,
+           const Quantizer& q, std::filesystem::path out_path);
+
+  // ggml types only (Error for an integer grid).
+  void begin(const std::vector<StorageFormat>& layer_formats, QuantizeReport& rep) override;
+  StorageFormat tensor_format(int layer, Role role,
+                              const StorageFormat& layer_format) const override;
+  void put_layer(const QuantizedLayer& q, QuantizeReport& rep) override;
+  int n_finish_steps() const override { return 1; }
+  void finish(Forward& fw, std::vector<float>* x, QuantizeReport& rep) override;
+
+ private:
+  // opt.tensor_types' type for a GGUF name, else `fallback`.
+  GgmlType type_for(const std::string& gguf_name, GgmlType fallback) const;
+  void put(const std::string& name, const std::vector<uint8_t>& bytes, bool linear,
+           QuantizeReport& rep);
+
+  ModelReader& reader_;
+  const Tokenizer& tok_;
+  const GgufExportOptions& opt_;
+  const Quantizer& q_;
+  std::filesystem::path out_path_;
+  GgufWriter w_;
+  GgmlType embed_type_ = GgmlType::F32, output_type_ = GgmlType::F32;  // after the row fallback
 };
 
 // Quantizes reader's model into the GGUF file out_path. calib may be null for

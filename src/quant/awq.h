@@ -20,7 +20,7 @@
 #include <functional>
 #include <vector>
 
-#include "quant/qspec.h"
+#include "format/qspec.h"
 
 namespace lieq {
 

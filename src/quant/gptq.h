@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "quant/ggml_formats.h"
-#include "quant/qspec.h"
+#include "format/ggml_formats.h"
+#include "format/qspec.h"
 #include "quant/rtn.h"
 
 namespace lieq {

@@ -2,7 +2,7 @@
 // clipping ratio that minimises each group's squared error (MSE clipping).
 #pragma once
 
-#include "quant/qspec.h"
+#include "format/qspec.h"
 
 namespace lieq {
 

@@ -139,8 +139,8 @@ TEST(CompareCli, EveryCombinationReportedThenResumed) {
   r = run_cli(changed);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(fs::exists(out / "models" / "rtn-uniform-3"));
-  EXPECT_THAT(r.err, HasSubstr("measured with other settings"));
-  EXPECT_THAT(r.err, HasSubstr("reusing the quantized model"));
+  EXPECT_THAT(r.err, HasSubstr("made with other settings"));
+  EXPECT_THAT(r.err, HasSubstr("quantized model: reusing"));
   EXPECT_EQ(count(r.err, "already measured"), 0u);
   const json res3 = json::parse(testing::read_bytes(out / "results.json"));
   EXPECT_EQ(res3["rows"].size(), 1u);

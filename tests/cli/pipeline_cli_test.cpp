@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
@@ -83,15 +85,32 @@ TEST(PipelineCli, OneShotQuantizePrintsPerplexityBeforeAndAfter) {
   LIEQ_REQUIRE_PATH(dir);
   LIEQ_REQUIRE_PATH(data);
   testing::TempDir tmp;
-  const auto r = run_cli({"quantize", dir.string(), "--target-bpw", "3.25", "--levels", "2,3,4",
-                          "--calib", data.string(), "--samples", "4", "--seqlen", "64",
-                          "--diag-samples", "2", "--diag-seqlen", "64", "--eval-data",
-                          data.string(), "--eval-windows", "2", "-o", (tmp / "q").string()});
+  const std::vector<std::string> args = {
+      "quantize", dir.string(), "--target-bpw", "3.25", "--levels", "2,3,4", "--calib", data.string(),
+      "--samples", "4", "--seqlen", "64", "--diag-samples", "2", "--diag-seqlen", "64", "--eval-data",
+      data.string(), "--eval-windows", "2", "-o", (tmp / "q").string()};
+  auto r = run_cli(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("original"));
   EXPECT_THAT(r.out, HasSubstr("quantized"));
   for (const char* f : {"diagnostics.json", "diagnostics.svg", "plan.json", "quantize_report.json"})
     EXPECT_TRUE(fs::exists(tmp / "q" / f)) << f;
+  // The stages are kept beside the output, and a rerun with the same settings
+  // resumes from them: the diagnostics are not made again, the plan is the same.
+  for (const char* f : {"diagnostics.json", "diagnostics.svg", "plan.json"})
+    EXPECT_TRUE(fs::exists(tmp / "q.stages" / f)) << f;
+  const std::string plan = testing::read_bytes(tmp / "q.stages" / "plan.json");
+  r = run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("diagnostics: reusing"));
+  EXPECT_EQ(testing::read_bytes(tmp / "q.stages" / "plan.json"), plan);
+  EXPECT_EQ(testing::read_bytes(tmp / "q" / "plan.json"), plan);
+  // Other diagnostics settings: diagnosed again.
+  std::vector<std::string> other = args;
+  other[std::find(other.begin(), other.end(), "--diag-samples") - other.begin() + 1] = "3";
+  r = run_cli(other);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("was made with other settings"));
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "io/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "eval/calibration.h"
 #include "test_support.h"
 #include "util/error.h"

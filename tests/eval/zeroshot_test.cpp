@@ -32,7 +32,7 @@ class ZeroShotModel : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = testing::shared_model("tinylm-llama-12m");
-    if (dir_.empty()) GTEST_SKIP() << "shared tinylm model absent";
+    LIEQ_REQUIRE_PATH(dir_);
     model_ = std::make_unique<Model>(load_model(dir_));
     tok_ = std::make_unique<Tokenizer>(load_tokenizer(*model_));
   }

@@ -20,7 +20,7 @@
 
 #include "expect_error.h"
 #include "io/gguf.h"
-#include "quant/ggml_formats.h"
+#include "format/ggml_formats.h"
 #include "test_support.h"
 
 namespace lieq {

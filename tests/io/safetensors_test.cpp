@@ -13,8 +13,10 @@
 #include <vector>
 
 #include "expect_error.h"
-#include "io/dtype.h"
+#include "format/dtype.h"
 #include "io/safetensors.h"
+#include "kernels/convert.h"
+#include "model/tensor_f32.h"
 #include "test_support.h"
 #include "util/half.h"
 #include "util/json_file.h"

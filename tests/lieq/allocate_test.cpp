@@ -23,9 +23,7 @@ LayerShapes small_layer() { return LayerShapes{{{256, 512}, {512, 256}}}; }
 AllocProblem equal_layers(int n, std::vector<int> levels, double target) {
   AllocProblem p;
   p.layers.assign(static_cast<size_t>(n), small_layer());
-  p.levels = std::move(levels);
-  p.group_size = 128;
-  p.symmetric = false;
+  p.levels = grid_formats(levels, 128, false);
   p.target_bpw = target;
   return p;
 }
@@ -57,18 +55,43 @@ TEST(AllocBudget, ShapesAndBits) {
   const QuantSpec int2{2, 128, false};
   EXPECT_EQ(p.layer_bits(1, 0), int2.storage_bits(256, 512) + int2.storage_bits(512, 256));
   AllocProblem sym = p;
-  sym.symmetric = true;
+  sym.levels = grid_formats({2, 4}, 128, true);
   EXPECT_EQ(sym.layer_bits(0, 0), 2 * 262144 + 16 * 2048);  // no zero points
   AllocProblem per_channel = p;
-  per_channel.group_size = 0;  // one group per row: 256 + 512 rows
+  per_channel.levels = grid_formats({2, 4}, 0, false);  // one group per row: 256 + 512 rows
   EXPECT_EQ(per_channel.layer_bits(0, 0), 2 * 262144 + 32 * 768);
   // Partial last group: 100 columns in groups of 64 = 2 groups per row.
   AllocProblem odd = p;
   odd.layers = {LayerShapes{{{3, 100}}}};
-  odd.group_size = 64;
+  odd.levels = grid_formats({2, 4}, 64, false);
   EXPECT_EQ(odd.layer_bits(0, 1), 4 * 300 + 32 * 6);
   EXPECT_LIEQ_ERROR(p.layer_bits(3, 0), "layer 3 out of range");
   EXPECT_LIEQ_ERROR(p.layer_bits(0, 2), "level index 2 out of range");
+}
+
+TEST(AllocBudget, GgmlLevelsCostTheirBytes) {
+  // Q2_K: 84 bytes per 256 weights (2.625 bpw); Q4_K: 144 (4.5 bpw). A row of
+  // 100 values is a multiple of neither 256 nor 32: both fall back to F16.
+  AllocProblem p;
+  p.layers = {small_layer(), LayerShapes{{{3, 100}}}};
+  p.levels = {StorageFormat::ggml(GgmlType::Q2_K), StorageFormat::ggml(GgmlType::Q4_K)};
+  EXPECT_EQ(p.layer_bits(0, 0), 262144 / 256 * 84 * 8);
+  EXPECT_EQ(p.layer_bits(0, 1), 262144 / 256 * 144 * 8);
+  EXPECT_EQ(p.layer_bits(1, 0), 300 * 16);
+  EXPECT_EQ(p.layer_bits(1, 1), 300 * 16);
+  // A 96-column row takes Q2_K's fallback IQ4_NL (18 bytes per 32) and Q4_K's Q5_0 (22).
+  p.layers = {LayerShapes{{{2, 96}}}};
+  EXPECT_EQ(p.layer_bits(0, 0), 2 * 3 * 18 * 8);
+  EXPECT_EQ(p.layer_bits(0, 1), 2 * 3 * 22 * 8);
+  // Mixed families in one problem: an integer grid next to a ggml type.
+  p.layers = {small_layer()};
+  p.levels = {StorageFormat::grid({2, 128, false}), StorageFormat::ggml(GgmlType::Q4_K)};
+  EXPECT_EQ(p.layer_bits(0, 0), 2 * 262144 + 32 * 2048);
+  EXPECT_EQ(p.layer_bits(0, 1), 262144 / 256 * 144 * 8);
+  p.target_bpw = 4.5;
+  EXPECT_EQ(allocate_uniform(p).level, std::vector<int>{1});
+  p.target_bpw = 2.0;
+  EXPECT_LIEQ_ERROR(allocate_uniform(p), "minimum achievable 2.25 bpw", "int2 g128 asym");
 }
 
 TEST(AllocBudget, TargetIsExactBits) {
@@ -84,7 +107,7 @@ TEST(AllocBudget, TargetIsExactBits) {
   // Real shapes: 36 Qwen3-4B-like layers at 2.25 is exactly uniform int2 g128.
   AllocProblem q;
   q.layers.assign(36, qwen3_4b_layer());
-  q.levels = {2, 4};
+  q.levels = grid_formats({2, 4}, 128, false);
   q.target_bpw = 2.25;
   EXPECT_EQ(q.budget_bits(), 36 * q.layer_bits(0, 0));
   const Allocation u = allocate_uniform(q);
@@ -152,7 +175,7 @@ TEST(AllocGreedy, SkipsALayerThatDoesNotFit) {
   // budget holds both small promotions but not the big one.
   AllocProblem p;
   p.layers = {LayerShapes{{{1024, 512}}}, LayerShapes{{{256, 512}}}, LayerShapes{{{512, 256}}}};
-  p.levels = {2, 4};
+  p.levels = grid_formats({2, 4}, 128, false);
   int64_t min_bits = 0;
   for (size_t l = 0; l < 3; ++l) min_bits += p.layer_bits(l, 0);
   const int64_t small_delta = p.layer_bits(1, 1) - p.layer_bits(1, 0);
@@ -198,15 +221,12 @@ TEST(AllocGreedy, Errors) {
   p.target_bpw = 3;
   EXPECT_LIEQ_ERROR(allocate_by_score(p, {1.0, 2.0}), "2 scores for 4 layers");
   EXPECT_LIEQ_ERROR(allocate_by_score(p, {1.0, 2.0, NAN, 0.0}), "score of layer 2");
-  p.levels = {4, 2};
-  EXPECT_LIEQ_ERROR(allocate_by_score(p, score), "ascending");
-  p.levels = {2, 2};
-  EXPECT_LIEQ_ERROR(allocate_by_score(p, score), "ascending");
+  p.levels = grid_formats({2, 2}, 128, false);
+  EXPECT_LIEQ_ERROR(allocate_by_score(p, score), "int2 g128 asym", "given twice");
   p.levels = {};
-  EXPECT_LIEQ_ERROR(allocate_by_score(p, score), "no bit levels");
-  p.levels = {2, 7};
-  EXPECT_LIEQ_ERROR(allocate_by_score(p, score), "bits 7");
-  p.levels = {2, 4};
+  EXPECT_LIEQ_ERROR(allocate_by_score(p, score), "no levels");
+  EXPECT_LIEQ_ERROR(grid_formats({2, 7}, 128, false), "bits 7");
+  p.levels = grid_formats({2, 4}, 128, false);
   p.layers.clear();
   EXPECT_LIEQ_ERROR(allocate_by_score(p, {}), "no layers");
 }
@@ -278,9 +298,10 @@ RandomProblem random_problem(std::mt19937_64& rng, int case_index) {
   auto pick = [&](int64_t n) { return int64_t(rng() % uint64_t(n)); };
   RandomProblem r;
   AllocProblem& p = r.p;
-  p.levels = level_sets[size_t(case_index) % level_sets.size()];
-  p.group_size = group_sizes[size_t(pick(4))];
-  p.symmetric = pick(2) == 0;
+  const std::vector<int>& bits = level_sets[size_t(case_index) % level_sets.size()];
+  const int group_size = group_sizes[size_t(pick(4))];
+  const bool symmetric = pick(2) == 0;
+  p.levels = grid_formats(bits, group_size, symmetric);
   const int n = 2 + int(pick(6));
   for (int l = 0; l < n; ++l) {
     LayerShapes s;
@@ -347,7 +368,7 @@ TEST(Knapsack, SpendsWhereErrorFalls) {
   // Exact optimum differs from greedy-by-score: two small layers beat one big.
   AllocProblem p;
   p.layers = {LayerShapes{{{1024, 512}}}, LayerShapes{{{256, 512}}}, LayerShapes{{{512, 256}}}};
-  p.levels = {2, 4};
+  p.levels = grid_formats({2, 4}, 128, false);
   const int64_t small_delta = p.layer_bits(1, 1) - p.layer_bits(1, 0);
   int64_t min_bits = 0;
   for (size_t l = 0; l < 3; ++l) min_bits += p.layer_bits(l, 0);
@@ -406,7 +427,7 @@ TEST(Knapsack, ThirtySixLayersFastAndNoWorseThanGreedy) {
       p.layers.assign(36, qwen3_4b_layer());
       // A few layers with another shape, so that bit totals do not all coincide.
       for (int l = 0; l < 36; l += 5) p.layers[size_t(l)] = LayerShapes{{{2560, 2560}, {9728, 2560}}};
-      p.levels = levels;
+      p.levels = grid_formats(levels, 128, false);
       p.target_bpw = 2.3 + 0.4 * double(trial);
       std::vector<std::vector<double>> e(36);
       for (auto& row : e) {

@@ -8,6 +8,7 @@
 
 #include "io/safetensors.h"
 #include "model/forward.h"
+#include "model/tensor_f32.h"
 #include "model/weights.h"
 #include "test_support.h"
 

@@ -36,7 +36,7 @@ class LoadErrors : public ::testing::Test {
  protected:
   void SetUp() override {
     src_ = testing::shared_model("random-llama");
-    if (src_.empty()) GTEST_SKIP() << "shared/models/random-llama absent; skipping";
+    LIEQ_REQUIRE_PATH(src_);
     dir_ = tmp_ / "model";
     testing::copy_dir(src_, dir_);
   }

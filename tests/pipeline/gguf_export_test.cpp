@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "model/tensor_f32.h"
 #include "../expect_error.h"
 #include "eval/calibration.h"
 #include "eval/perplexity.h"

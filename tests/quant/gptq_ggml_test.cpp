@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "expect_error.h"
-#include "quant/ggml_formats.h"
+#include "format/ggml_formats.h"
 #include "quant/gptq.h"
 #include "gptq_fixtures.h"
 #include "test_support.h"

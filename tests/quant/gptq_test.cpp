@@ -20,6 +20,7 @@
 
 #include "expect_error.h"
 #include "io/safetensors.h"
+#include "model/tensor_f32.h"
 #include "quant/gptq.h"
 #include "gptq_fixtures.h"
 #include "test_support.h"

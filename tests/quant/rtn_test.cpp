@@ -13,6 +13,7 @@
 
 #include "expect_error.h"
 #include "io/safetensors.h"
+#include "model/tensor_f32.h"
 #include "quant/rtn.h"
 #include "test_support.h"
 #include "util/half.h"

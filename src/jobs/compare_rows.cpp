@@ -1,0 +1,230 @@
+#include "jobs/compare_rows.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "eval/kld.h"
+#include "eval/perplexity.h"
+#include "eval/zeroshot.h"
+#include "format/dtype.h"
+#include "model/arch.h"
+#include "util/error.h"
+#include "util/json_file.h"
+#include "util/mapped_file.h"
+
+namespace lieq::jobs {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::vector<std::string> settings_paths(const std::vector<std::string>& v) {
+  std::vector<std::string> o;
+  for (const auto& p : v) o.push_back(settings_path(p));
+  return o;
+}
+
+template <typename T>
+void push_unique(std::vector<T>& v, const T& x) {
+  if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
+}
+
+// Stored dtype of the linear weights ("BF16"; "mixed" when they differ).
+std::string linear_dtype(const ModelReader& reader) {
+  std::string dtype;
+  for (int l = 0; l < int(reader.config().n_layers); ++l)
+    for (Role role : kLinearRoles) {
+      const std::string d = dtype_name(reader.store().get(hf_layer_tensor_name(role, l)).dtype);
+      if (dtype.empty()) dtype = d;
+      if (d != dtype) return "mixed";
+    }
+  return dtype;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s.empty() ? std::string("none") : s;
+}
+}  // namespace
+
+CompareInputs check_compare_inputs(const CompareRequest& r) {
+  CompareInputs in;
+  for (QuantMethod m : r.methods) push_unique(in.methods, m);
+  check(!in.methods.empty(), "--methods: at least one method");
+  for (AllocatorKind a : r.allocators) push_unique(in.allocators, a);
+  check(!in.allocators.empty(), "--allocators: at least one allocator");
+  check(!r.levels.empty(), "--levels: at least one bit width");
+  for (int b : r.levels) validate_spec({b, r.group_size, r.symmetric}, cat("--levels ", b));
+  in.levels = sorted_levels(r.levels);
+  check(!r.targets.empty(), "--target-bpw: at least one target");
+  in.targets = r.targets;
+  std::sort(in.targets.begin(), in.targets.end());
+  in.targets.erase(std::unique(in.targets.begin(), in.targets.end()), in.targets.end());
+  if (!fs::is_regular_file(r.calib.file)) fail(r.calib.file, ": no such file (--calib)");
+  check(!r.data.empty() || !r.tasks.empty(), "give at least one --data or --task file to evaluate on");
+  for (const std::string& f : r.data) {
+    in.texts.push_back(read_text_file(f));
+    if (in.texts.back().empty()) fail(f, ": empty file (--data)");
+  }
+  for (const std::string& t : r.tasks) in.tasks.push_back(load_task(t, r.task_limit));
+  in.kld_file = r.kld_data.empty() && !r.data.empty() ? r.data[0] : r.kld_data;
+  if (!in.kld_file.empty()) {
+    in.kld_text = !r.data.empty() && in.kld_file == r.data[0] ? in.texts[0] : read_text_file(in.kld_file);
+    if (in.kld_text.empty()) fail(in.kld_file, ": empty file (--kld-data)");
+  }
+  return in;
+}
+
+json eval_settings(const CompareRequest& r, const CompareInputs& in, bool with_kld) {
+  json j = {{"data", settings_paths(r.data)}, {"tasks", settings_paths(r.tasks)},
+            {"task_limit", r.task_limit},     {"ppl_windows", r.ppl_windows},
+            {"ctx", r.ctx},                   {"protocol", "plain"}};
+  if (with_kld) {
+    j["kld_data"] = in.kld_file.empty() ? "" : settings_path(in.kld_file);
+    j["kld_windows"] = r.kld_windows;
+  }
+  return j;
+}
+
+json quant_settings(const CompareRequest& r, QuantMethod method, const std::vector<int>& bits) {
+  return {{"model", settings_path(r.model)}, {"method", method_name(method)},
+          {"calib", settings_path(r.calib.file)}, {"samples", r.calib.samples},
+          {"seqlen", r.calib.seqlen},          {"seed", r.calib.seed},
+          {"group_size", r.group_size},        {"symmetric", r.symmetric},
+          {"damp", r.damp},                    {"layer_bits", bits}};
+}
+
+DiagnoseRequest compare_diagnose_request(const CompareRequest& r) {
+  DiagnoseRequest d;
+  d.model = r.model;
+  d.calib = r.diag_calib;
+  return d;
+}
+
+std::vector<std::pair<std::string, std::string>> report_settings(const CompareRequest& r,
+                                                                 const CompareInputs& in,
+                                                                 const ModelReader& reader) {
+  std::string levels;
+  for (int b : in.levels) levels += cat(levels.empty() ? "" : ", ", b);
+  std::vector<std::string> methods, allocators, targets;
+  for (QuantMethod m : in.methods) methods.push_back(method_name(m));
+  for (AllocatorKind a : in.allocators) allocators.push_back(allocator_name(a));
+  for (double t : in.targets) targets.push_back(bpw_text(t));
+  return {
+      {"Model", cat(r.model, " (", reader.config().architecture, ", ", reader.config().n_layers, " layers, ",
+                    linear_dtype(reader), ")")},
+      {"Methods", joined(methods)},
+      {"Allocators", joined(allocators)},
+      {"Target bpw", joined(targets)},
+      {"Levels", cat(levels, " bits, group size ", r.group_size, r.symmetric ? ", symmetric" : ", asymmetric")},
+      {"Calibration", cat(r.calib.file, ": ", r.calib.samples, " x ", r.calib.seqlen, " tokens, seed ", r.calib.seed)},
+      {"Diagnostics calibration",
+       cat(r.diag_calib.file, ": ", r.diag_calib.samples, " x ", r.diag_calib.seqlen, " tokens")},
+      {"Perplexity", cat(joined(r.data), " (plain protocol, ctx ", r.ctx > 0 ? std::to_string(r.ctx) : "default",
+                         ", ", r.ppl_windows > 0 ? std::to_string(r.ppl_windows) : "all", " windows)")},
+      {"Tasks", cat(joined(r.tasks), r.task_limit > 0 ? cat(" (first ", r.task_limit, " items)") : "")},
+      {"KL divergence",
+       in.kld_file.empty()
+           ? "none"
+           : cat(in.kld_file, " (", r.kld_windows > 0 ? std::to_string(r.kld_windows) : "all", " windows)")},
+  };
+}
+
+void Original::load() {
+  if (model) return;
+  model = std::make_unique<Model>(load_model(path));
+  tok = std::make_unique<Tokenizer>(load_tokenizer(*model));
+}
+
+void evaluate_row(const Model& model, const Tokenizer& tok, const Model* base, const CompareRequest& r,
+                  const CompareInputs& in, ResultRow& row) {
+  PplOptions po;
+  po.ctx = r.ctx;
+  po.max_windows = r.ppl_windows;
+  const auto t_ppl = Clock::now();
+  for (const std::string& text : in.texts) row.ppl.push_back(perplexity(model, tok, text, po).ppl);
+  row.seconds["ppl"] = since(t_ppl);
+  const auto t_tasks = Clock::now();
+  double sum = 0;
+  for (const Task& t : in.tasks) {
+    row.acc.push_back(evaluate_task(model, tok, t).acc);
+    sum += row.acc.back();
+  }
+  if (!in.tasks.empty()) row.avg_acc = sum / double(in.tasks.size());
+  row.seconds["tasks"] = since(t_tasks);
+  if (base != nullptr && !in.kld_text.empty()) {
+    const auto t_kld = Clock::now();
+    PplOptions ko = po;
+    ko.max_windows = r.kld_windows;
+    const KldResult k = kl_divergence(*base, model, tok, in.kld_text, ko);
+    row.kld_mean = k.mean_kld;
+    row.top1_agreement = k.top1_agreement;
+    row.seconds["kld"] = since(t_kld);
+  }
+}
+
+std::string row_summary(const ResultRow& row, const CompareInputs& in) {
+  std::string s;
+  for (size_t i = 0; i < row.ppl.size(); ++i) s += cat(" ppl ", fixed_text(row.ppl[i], 3));
+  if (!in.tasks.empty()) s += cat(" avg acc ", fixed_text(100 * row.avg_acc, 1), "%");
+  if (!std::isnan(row.kld_mean)) s += cat(" kld ", fixed_text(row.kld_mean, 4));
+  return s;
+}
+
+bool reusable_row(const fs::path& path, const json& settings, const ArtifactCache& cache, ResultRow* row) {
+  const std::optional<json> j = cache.load(path, settings, "row " + path.stem().string());
+  if (!j) return false;
+  try {
+    *row = row_from_json(*j, path.string());
+    return true;
+  } catch (const Error& e) {
+    cache.note()(cat("  ", e.what(), "; measuring again"));
+    return false;
+  }
+}
+
+void save_row(const fs::path& path, const ResultRow& row, const ArtifactCache& cache) {
+  cache.save(path, row_to_json(row), row.settings);
+}
+
+ResultRow original_row(const CompareRequest& r, const CompareInputs& in, const ModelReader& reader,
+                       int64_t other_params, const fs::path& row_path, Original& fp,
+                       const ArtifactCache& cache) {
+  const json settings = {{"model", settings_path(r.model)}, {"eval", eval_settings(r, in, false)}};
+  ResultRow row;
+  if (reusable_row(row_path, settings, cache, &row)) {
+    cache.note()(cat("original: reusing ", row_path.string()));
+  } else {
+    cache.note()(cat("original: evaluating ", r.model));
+    fp.load();
+    row = ResultRow();
+    row.baseline = true;
+    row.method = linear_dtype(reader);
+    int64_t linear_bits = 0, linear_params = 0;
+    for (int l = 0; l < int(reader.config().n_layers); ++l)
+      for (Role role : kLinearRoles) {
+        const TensorView& t = reader.store().get(hf_layer_tensor_name(role, l));
+        linear_bits += int64_t(t.nbytes) * 8;
+        linear_params += t.numel();
+      }
+    row.linear_bpw = double(linear_bits) / double(linear_params);
+    for (const auto& e : fs::directory_iterator(r.model))
+      if (e.is_regular_file() && e.path().extension() == ".safetensors" &&
+          e.path().filename() != "golden.safetensors")
+        row.file_bytes += int64_t(e.file_size());
+    row.file_bpw = double(row.file_bytes) * 8 / double(linear_params + other_params);
+    const auto t0 = Clock::now();
+    evaluate_row(*fp.model, *fp.tok, nullptr, r, in, row);
+    row.seconds["total"] = since(t0);
+    row.settings = settings;
+    save_row(row_path, row, cache);
+  }
+  cache.note()(cat("original:", row_summary(row, in)));
+  return row;
+}
+
+}  // namespace lieq::jobs

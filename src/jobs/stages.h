@@ -1,0 +1,105 @@
+// The pipeline's stages as library calls with typed requests: calibration,
+// diagnose, measure and plan. Each stage's file goes through the artifact
+// cache (jobs/artifact.h), so a rerun with the same settings reuses it and
+// any other settings make it anew. The command line (src/cli) only turns
+// flags into these requests and prints what comes back.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eval/calibration.h"
+#include "format/storage_format.h"
+#include "jobs/artifact.h"
+#include "lieq/diagnose.h"
+#include "lieq/plan.h"
+
+namespace lieq::jobs {
+
+struct CalibRequest {
+  std::string file;
+  int64_t samples = 128, seqlen = 2048;
+  uint64_t seed = 0;
+};
+// {"file": absolute path, "samples", "seqlen", "seed"}.
+nlohmann::json calib_settings(const CalibRequest& c);
+// Tokenizes the calibration file for the model (a warning on stderr when the
+// text is short).
+CalibSet load_calibration(const std::string& model, const CalibRequest& c, int64_t max_positions);
+
+struct DiagnoseRequest {
+  std::string model;
+  CalibRequest calib{"", 32, 512, 0};
+  DiagnoseOptions options;
+};
+// What the diagnostics depend on: the model, the calibration and the options.
+nlohmann::json diagnose_settings(const DiagnoseRequest& r);
+// Diagnoses the model (an Error for a lieq quantized directory).
+Diagnostics run_diagnose(const DiagnoseRequest& r);
+// The diagnostics saved at `path` (with their chart, .svg beside it) when
+// made with r's settings, else diagnosed and saved.
+Diagnostics diagnose_cached(const DiagnoseRequest& r, const std::filesystem::path& path,
+                            const ArtifactCache& cache);
+// The diagnostics chart (min-max normalised metrics and the score per layer).
+std::string diagnostics_chart_svg(const Diagnostics& d);
+
+// Diagnostics rescored before allocation; empty fields keep the stored ones.
+struct Rescore {
+  std::string normalisation;          // "minmax" or "rank"
+  std::vector<double> weights;        // dPPL, RC, TEG
+  std::optional<bool> teg_magnitude;  // |TEG| (true) or signed TEG
+};
+
+struct MeasureRequest {
+  std::string model;                  // empty: the diagnosed model
+  CalibRequest calib{"", 32, 512, 0};  // empty file: the diagnostics' calibration
+  std::filesystem::path path;         // empty: beside the diagnostics
+};
+// What measurements depend on besides the formats: model, calibration, method.
+nlohmann::json measure_settings(const std::string& model, const CalibRequest& calib);
+// Errors of every layer at each of `formats`: from the measurements file when
+// it was made with the same settings and holds them all, else measured (with
+// the formats measured before under those settings, so the file grows) and saved.
+Measurements measurements_cached(const std::string& model, const CalibRequest& calib,
+                                 const std::vector<StorageFormat>& formats,
+                                 const std::filesystem::path& path, const ArtifactCache& cache);
+
+struct PlanRequest {
+  AllocatorKind allocator = AllocatorKind::kLieq;
+  double target_bpw = 0;
+  std::vector<int> levels;               // labels (bit widths), strictly ascending
+  std::vector<StorageFormat> formats;    // the storage format of each level
+  Rescore rescore;
+  MeasureRequest measure;                // the measured allocator's
+};
+// The levels' formats: integer grids of group_size/symmetric, or (gguf) the
+// ggml types a type map gives the widths ("2=Q2_K,3=IQ4_XS" over the default).
+std::vector<StorageFormat> level_formats(const std::vector<int>& levels, bool gguf,
+                                         const std::string& gguf_types, int group_size, bool symmetric);
+// Sorted, duplicates removed.
+std::vector<int> sorted_levels(std::vector<int> levels);
+// Allocates (measuring first for the measured allocator). diag_path: where
+// the diagnostics live (measurements default beside them).
+Plan run_plan(const Diagnostics& d, const PlanRequest& r, const std::filesystem::path& diag_path,
+              const ArtifactCache& cache);
+// One-shot quantization's first two stages, resumable: the diagnostics
+// (dir/diagnostics.json and .svg, reused when made with the same settings)
+// and the plan (dir/plan.json; the measured allocator's measurements in
+// dir/diagnostics.measurements.json).
+struct PlannedModel {
+  Diagnostics diagnostics;
+  Plan plan;
+};
+PlannedModel diagnose_and_plan(const DiagnoseRequest& diagnose, const PlanRequest& plan,
+                               const std::filesystem::path& dir, const ArtifactCache& cache);
+// Where one-shot quantization to `out` keeps its stages: "<out>.stages".
+std::filesystem::path stages_dir_for(const std::filesystem::path& out);
+// Default measurements file beside a diagnostics file.
+std::filesystem::path measurements_path_for(const std::filesystem::path& diag_path);
+
+}  // namespace lieq::jobs
