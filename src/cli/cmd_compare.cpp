@@ -95,24 +95,10 @@ void add_compare(CLI::App& app, Action& action) {
                   "Allocators: lieq, uniform, positional, lim, zd, measured")
       ->delimiter(',')
       ->capture_default_str();
-  sub->add_option("--levels", args->levels, "Bit widths a layer may get")
-      ->delimiter(',')
-      ->capture_default_str();
-  sub->add_option("--group-size", args->group_size, "Weights per group (0 = per channel)")
-      ->capture_default_str();
-  sub->add_flag("--sym", args->sym, "Symmetric grid (no zero points)");
-  sub->add_option("--damp", args->damp, "GPTQ damping, fraction of the mean Hessian diagonal")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 10.0));
-  args->diag_calib.samples = 32;
-  args->diag_calib.seqlen = 512;
-  sub->add_option("--diag-samples", args->diag_calib.samples,
-                  "Calibration samples for diagnostics and measurements")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
-  sub->add_option("--diag-seqlen", args->diag_calib.seqlen, "Tokens per diagnostics sample")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t(2), int64_t(1) << 20));
+  add_levels_flag(sub, args->levels);
+  add_grid_flags(sub, args->group_size, args->sym);
+  add_damp_flag(sub, args->damp);
+  add_diag_calib_flags(sub, args->diag_calib);
   sub->add_option("--data", args->data, "Text file for perplexity (repeatable)");
   sub->add_option("--task", args->tasks, "Zero-shot task file, as lieq eval reads (repeatable)");
   sub->add_option("--task-limit", args->task_limit,

@@ -16,6 +16,33 @@ void add_calib_flags(CLI::App* sub, CalibArgs& c, bool required) {
   sub->add_option("--calib-seed", c.seed, "Seed for choosing calibration windows")->capture_default_str();
 }
 
+void add_grid_flags(CLI::App* sub, int& group_size, bool& symmetric) {
+  sub->add_option("--group-size", group_size, "Weights per group of the integer grid (0 = per output channel)")
+      ->capture_default_str();
+  sub->add_flag("--sym", symmetric, "Symmetric integer grid (no zero points)");
+}
+
+void add_levels_flag(CLI::App* sub, std::vector<int>& levels) {
+  sub->add_option("--levels", levels, "Bit widths a layer may get")->delimiter(',')->capture_default_str();
+}
+
+void add_damp_flag(CLI::App* sub, double& damp) {
+  sub->add_option("--damp", damp, "GPTQ damping, fraction of the mean Hessian diagonal")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 10.0));
+}
+
+void add_diag_calib_flags(CLI::App* sub, CalibArgs& c) {
+  c.samples = 32;
+  c.seqlen = 512;
+  sub->add_option("--diag-samples", c.samples, "Calibration samples for diagnostics and measurements")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
+  sub->add_option("--diag-seqlen", c.seqlen, "Tokens per diagnostics sample (capped by the model)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t(2), int64_t(1) << 20));
+}
+
 jobs::DiagnoseRequest diagnose_request(const DiagnoseArgs& a) {
   jobs::DiagnoseRequest r;
   r.model = a.model;
@@ -53,13 +80,10 @@ void add_plan_flags(CLI::App* sub, PlanArgs& p) {
   sub->add_option("--target-bpw", p.target_bpw,
                   "Average bits per weight of the linear layers (scales and zeros included)")
       ->required()->check(CLI::Range(1.0, 16.0));
-  sub->add_option("--levels", p.levels, "Bit widths a layer may get")->delimiter(',')
-      ->capture_default_str();
+  add_levels_flag(sub, p.levels);
   sub->add_option("--allocator", p.allocator, "lieq | uniform | positional | lim | zd | measured")
       ->capture_default_str();
-  sub->add_option("--group-size", p.group_size, "Weights per group (0 = per channel)")
-      ->capture_default_str();
-  sub->add_flag("--sym", p.symmetric, "Symmetric grid (no zero points)");
+  add_grid_flags(sub, p.group_size, p.symmetric);
   sub->add_option("--score-normalisation", p.normalisation,
                   "Rescore the diagnostics first: minmax (METHOD.md) or rank");
   sub->add_option("--score-teg", p.teg, "Rescore with |TEG| (abs) or signed TEG (METHOD.md)");

@@ -18,6 +18,13 @@ namespace lieq::cli {
 using CalibArgs = jobs::CalibRequest;
 void add_calib_flags(CLI::App* sub, CalibArgs& c, bool required = true);
 
+// Flags shared by several subcommands, each declared here once.
+void add_grid_flags(CLI::App* sub, int& group_size, bool& symmetric);  // --group-size, --sym
+void add_levels_flag(CLI::App* sub, std::vector<int>& levels);          // --levels
+void add_damp_flag(CLI::App* sub, double& damp);                        // --damp
+// --diag-samples, --diag-seqlen (defaults 32 x 512).
+void add_diag_calib_flags(CLI::App* sub, CalibArgs& c);
+
 struct DiagnoseArgs {
   std::string model, out;
   CalibArgs calib;

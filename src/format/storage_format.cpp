@@ -47,7 +47,9 @@ std::string StorageFormat::name() const {
 
 nlohmann::json StorageFormat::to_json() const {
   if (is_ggml()) return {{"ggml", ggml_type_name(type_)}};
-  return {{"grid", {{"bits", spec_.bits}, {"group_size", spec_.group_size}, {"symmetric", spec_.symmetric}}}};
+  return {
+      {"grid",
+       {{"bits", spec_.bits}, {"group_size", spec_.group_size}, {"symmetric", spec_.symmetric}}}};
 }
 
 bool operator==(const StorageFormat& a, const StorageFormat& b) {
@@ -101,7 +103,8 @@ bool parse_storage_format(std::string_view name, StorageFormat* out) {
   return false;
 }
 
-std::vector<StorageFormat> grid_formats(const std::vector<int>& bits, int group_size, bool symmetric) {
+std::vector<StorageFormat> grid_formats(const std::vector<int>& bits, int group_size,
+                                        bool symmetric) {
   std::vector<StorageFormat> f;
   for (int b : bits) f.push_back(StorageFormat::grid({b, group_size, symmetric}));
   return f;
@@ -129,7 +132,8 @@ StorageFormat storage_format_from_json(const nlohmann::json& j, const std::strin
     }
     if (j.is_object() && j.size() == 1 && j.contains("grid")) {
       const nlohmann::json& g = j.at("grid");
-      QuantSpec q{g.at("bits").get<int>(), g.at("group_size").get<int>(), g.at("symmetric").get<bool>()};
+      QuantSpec q{g.at("bits").get<int>(), g.at("group_size").get<int>(),
+                  g.at("symmetric").get<bool>()};
       validate_spec(q, where);
       return StorageFormat::grid(q);
     }

@@ -23,7 +23,7 @@ class StorageFormat {
  public:
   enum class Kind : uint8_t { kGrid, kGgml };
 
-  StorageFormat() = default;  // int4 g128 asym
+  StorageFormat() = default;                         // int4 g128 asym
   static StorageFormat grid(const QuantSpec& spec);  // validated (Error when out of range)
   static StorageFormat ggml(GgmlType type);
 
@@ -59,7 +59,8 @@ class StorageFormat {
 // ggml names "q4_k"); false (out untouched) when it is neither.
 bool parse_storage_format(std::string_view name, StorageFormat* out);
 // One integer grid per bit width, all with the same group size and symmetry.
-std::vector<StorageFormat> grid_formats(const std::vector<int>& bits, int group_size, bool symmetric);
+std::vector<StorageFormat> grid_formats(const std::vector<int>& bits, int group_size,
+                                        bool symmetric);
 // One ggml format per type.
 std::vector<StorageFormat> ggml_formats(const std::vector<GgmlType>& types);
 // "int2 g128 asym, int4 g128 asym".

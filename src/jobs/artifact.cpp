@@ -15,7 +15,8 @@ Note stderr_note() {
   };
 }
 
-std::optional<nlohmann::json> ArtifactCache::load(const fs::path& path, const nlohmann::json& settings,
+std::optional<nlohmann::json> ArtifactCache::load(const fs::path& path,
+                                                  const nlohmann::json& settings,
                                                   const std::string& what) const {
   if (!fs::exists(path)) return std::nullopt;
   nlohmann::json j;
@@ -33,7 +34,8 @@ std::optional<nlohmann::json> ArtifactCache::load(const fs::path& path, const nl
   return j;
 }
 
-void ArtifactCache::save(const fs::path& path, nlohmann::json j, const nlohmann::json& settings) const {
+void ArtifactCache::save(const fs::path& path, nlohmann::json j,
+                         const nlohmann::json& settings) const {
   j[kSettingsKey] = settings;
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
   write_file_atomic(path, j.dump(1) + "\n");

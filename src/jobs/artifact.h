@@ -28,10 +28,11 @@ class ArtifactCache {
   // The saved JSON at `path` when it records exactly `settings`; nullopt
   // (with a note naming the file and the reason) otherwise. `what` names
   // the artifact in notes ("diagnostics").
-  std::optional<nlohmann::json> load(const std::filesystem::path& path, const nlohmann::json& settings,
-                                     const std::string& what) const;
+  std::optional<nlohmann::json> load(const std::filesystem::path& path,
+                                     const nlohmann::json& settings, const std::string& what) const;
   // Saves j with `settings` recorded, atomically.
-  void save(const std::filesystem::path& path, nlohmann::json j, const nlohmann::json& settings) const;
+  void save(const std::filesystem::path& path, nlohmann::json j,
+            const nlohmann::json& settings) const;
 
   // load, parsed by `parse` (an Error there counts as a stale file), or
   // make(), saved through to_json.

@@ -10,8 +10,8 @@
 #include "report/html_report.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
-#include "util/progress.h"
 #include "util/json_file.h"
+#include "util/progress.h"
 
 namespace lieq::jobs {
 namespace {
@@ -19,7 +19,9 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 // The smallest linear bpw a plan can reach: every layer at the lowest level.
 double min_linear_bpw(const Diagnostics& shapes, const StorageFormat& lowest) {
@@ -36,8 +38,9 @@ using PlanKey = std::pair<AllocatorKind, double>;
 
 // One plan per allocator and target, each saved under DIR/plans; their
 // summaries go to results.json.
-std::map<PlanKey, Plan> make_plans(const CompareRequest& r, const CompareInputs& in, const Diagnostics& d,
-                                   const fs::path& diag_path, const ArtifactCache& cache, json& plans_json) {
+std::map<PlanKey, Plan> make_plans(const CompareRequest& r, const CompareInputs& in,
+                                   const Diagnostics& d, const fs::path& diag_path,
+                                   const ArtifactCache& cache, json& plans_json) {
   std::map<PlanKey, Plan> plans;
   const fs::path dir = diag_path.parent_path();
   for (double t : in.targets)
@@ -51,7 +54,8 @@ std::map<PlanKey, Plan> make_plans(const CompareRequest& r, const CompareInputs&
       pr.measure.calib = r.diag_calib;
       Plan p = run_plan(d, pr, diag_path, cache);
       const std::string name = allocator_name(al);
-      write_file_atomic(dir / "plans" / (name + "-" + bpw_text(t) + ".json"), plan_to_json(p).dump(1) + "\n");
+      write_file_atomic(dir / "plans" / (name + "-" + bpw_text(t) + ".json"),
+                        plan_to_json(p).dump(1) + "\n");
       plans_json.push_back({{"allocator", name},
                             {"target_bpw", t},
                             {"linear_bpw", p.linear_bpw()},
@@ -59,8 +63,8 @@ std::map<PlanKey, Plan> make_plans(const CompareRequest& r, const CompareInputs&
                             {"bits", p.bits}});
       std::string bits;
       for (int b : p.bits) bits += cat(" ", b);
-      cache.note()(cat("plan ", name, " ", bpw_text(t), " bpw: linear ", fixed_text(p.linear_bpw(), 4),
-                       " bpw, bits", bits));
+      cache.note()(cat("plan ", name, " ", bpw_text(t), " bpw: linear ",
+                       fixed_text(p.linear_bpw(), 4), " bpw, bits", bits));
       plans[{al, t}] = std::move(p);
     }
   return plans;
@@ -82,9 +86,9 @@ struct LazyCalib {
 // Quantizes the model by plan p into mdir, or reuses mdir when its
 // compare.json records the same settings `qs`; fills the row's real bpw,
 // file size and quantization time.
-void quantize_or_reuse(const CompareRequest& r, ModelReader& reader, LazyCalib& calib, QuantMethod method,
-                       const Plan& p, const json& qs, const fs::path& mdir, const ArtifactCache& cache,
-                       ResultRow& row) {
+void quantize_or_reuse(const CompareRequest& r, ModelReader& reader, LazyCalib& calib,
+                       QuantMethod method, const Plan& p, const json& qs, const fs::path& mdir,
+                       const ArtifactCache& cache, ResultRow& row) {
   const fs::path marker = mdir / "compare.json", rep_path = mdir / "quantize_report.json";
   if (fs::exists(rep_path) && cache.load(marker, qs, "quantized model")) {
     const json rep = read_json_file(rep_path);
@@ -118,9 +122,9 @@ struct Combo {
 
 // One combination's row: reused, shared with an earlier row of the same plan,
 // or quantized and evaluated. Returns whether it was reused.
-bool combo_row(const CompareRequest& r, const CompareInputs& in, const Combo& c, const std::string& progress,
-               ModelReader& reader, LazyCalib& calib, Original& fp, const ArtifactCache& cache,
-               const std::vector<ResultRow>& done, ResultRow& row) {
+bool combo_row(const CompareRequest& r, const CompareInputs& in, const Combo& c,
+               const std::string& progress, ModelReader& reader, LazyCalib& calib, Original& fp,
+               const ArtifactCache& cache, const std::vector<ResultRow>& done, ResultRow& row) {
   auto label = [&](ResultRow& x) {
     x.method = method_name(c.method);
     x.allocator = allocator_name(c.allocator);
@@ -131,14 +135,16 @@ bool combo_row(const CompareRequest& r, const CompareInputs& in, const Combo& c,
   const json qs = quant_settings(r, c.method, c.plan->bits);
   const json settings = {{"quant", qs}, {"eval", eval_settings(r, in, true)}};
   const fs::path row_path = r.out / "rows" / (name + ".json");
-  const std::string what = cat(progress, " ", row.method, " ", row.allocator, " ", bpw_text(c.target), " bpw");
+  const std::string what =
+      cat(progress, " ", row.method, " ", row.allocator, " ", bpw_text(c.target), " bpw");
   if (reusable_row(row_path, settings, cache, &row)) {
     cache.note()(cat(what, ": already measured, reusing ", row_path.string()));
     return true;
   }
   // Another target can give the same plan (e.g. uniform at 2.5 and 3 with
   // levels 2, 4): the same quantized model, measured once.
-  const auto same = std::find_if(done.begin(), done.end(), [&](const ResultRow& x) { return x.settings == settings; });
+  const auto same = std::find_if(done.begin(), done.end(),
+                                 [&](const ResultRow& x) { return x.settings == settings; });
   if (same != done.end()) {
     cache.note()(cat(what, ": the same plan as ", same->name(), ", reusing its results"));
     row = *same;
@@ -154,8 +160,8 @@ bool combo_row(const CompareRequest& r, const CompareInputs& in, const Combo& c,
   const fs::path mdir = r.out / "models" / name;
   quantize_or_reuse(r, reader, calib, c.method, *c.plan, qs, mdir, cache, row);
   if (std::abs(row.linear_bpw - c.plan->linear_bpw()) > 1e-9)
-    cache.note()(cat("lieq: warning: ", name, ": linear ", fixed_text(row.linear_bpw, 6), " bpw, the plan said ",
-                     fixed_text(c.plan->linear_bpw(), 6)));
+    cache.note()(cat("lieq: warning: ", name, ": linear ", fixed_text(row.linear_bpw, 6),
+                     " bpw, the plan said ", fixed_text(c.plan->linear_bpw(), 6)));
   fp.load();
   {
     const Model q = load_model(mdir);
@@ -165,18 +171,21 @@ bool combo_row(const CompareRequest& r, const CompareInputs& in, const Combo& c,
   row.settings = settings;
   save_row(row_path, row, cache);
   if (!r.keep_models) fs::remove_all(mdir);
-  cache.note()(cat("  ", name, ":", row_summary(row, in), " (", fixed_text(row.seconds["total"], 1), "s)"));
+  cache.note()(
+      cat("  ", name, ":", row_summary(row, in), " (", fixed_text(row.seconds["total"], 1), "s)"));
   return false;
 }
 
-void write_outputs(const CompareRequest& r, const Diagnostics& d, const json& plans_json, CompareOutcome& o) {
+void write_outputs(const CompareRequest& r, const Diagnostics& d, const json& plans_json,
+                   CompareOutcome& o) {
   o.json = results_to_json(o.results);
   o.json["plans"] = plans_json;
   o.json["diagnostics"] = diagnostics_to_json(d);
   o.json["seconds"] = o.seconds;
   o.markdown = results_markdown(o.results);
   write_file_atomic(r.out / "results.json", o.json.dump(1) + "\n");
-  write_file_atomic(r.out / "results.md", "# lieq compare: " + markdown_escape(r.model) + "\n\n" + o.markdown);
+  write_file_atomic(r.out / "results.md",
+                    "# lieq compare: " + markdown_escape(r.model) + "\n\n" + o.markdown);
   write_file_atomic(r.out / "report.html", comparison_html(o.results, diagnostics_chart_svg(d)));
 }
 }  // namespace
@@ -186,7 +195,8 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
   const CompareInputs in = check_compare_inputs(r);
   ModelReader reader(r.model);
   if (reader.quantized())
-    fail(r.model, ": is a lieq quantized model (", kQuantManifestFile, "); compare the original model");
+    fail(r.model, ": is a lieq quantized model (", kQuantManifestFile,
+         "); compare the original model");
   Diagnostics shapes;
   describe_model(reader, shapes);
   const StorageFormat lowest = StorageFormat::grid({in.levels[0], r.group_size, r.symmetric});
@@ -199,8 +209,9 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
   for (const char* sub : {"rows", "models", "plans"}) fs::create_directories(r.out / sub);
   CompareOutcome o;
   o.n_combos = in.targets.size() * in.methods.size() * in.allocators.size();
-  cache.note()(cat("compare: ", in.methods.size(), " methods x ", in.allocators.size(), " allocators x ",
-                   in.targets.size(), " targets = ", o.n_combos, " quantized models -> ", r.out.string()));
+  cache.note()(cat("compare: ", in.methods.size(), " methods x ", in.allocators.size(),
+                   " allocators x ", in.targets.size(), " targets = ", o.n_combos,
+                   " quantized models -> ", r.out.string()));
 
   // Diagnostics and plans (cheap once the diagnostics exist; measurements are reused).
   const fs::path diag_path = r.out / "diagnostics.json";
@@ -215,7 +226,8 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
   for (const std::string& f : r.data) res.data.push_back(fs::path(f).stem().string());
   for (const Task& t : in.tasks) res.tasks.push_back(t.name);
   res.kld_data = in.kld_file.empty() ? "" : fs::path(in.kld_file).stem().string();
-  res.baseline = original_row(r, in, reader, shapes.other_params, r.out / "rows" / "original.json", fp, cache);
+  res.baseline =
+      original_row(r, in, reader, shapes.other_params, r.out / "rows" / "original.json", fp, cache);
   res.has_baseline = true;
 
   // The combinations, grouped by target.
@@ -226,7 +238,8 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
       for (AllocatorKind al : in.allocators) {
         const Combo c{m, al, t, &plans.at({al, t})};
         ResultRow row;
-        if (combo_row(r, in, c, cat("[", ++i, "/", o.n_combos, "]"), reader, calib, fp, cache, res.rows, row))
+        if (combo_row(r, in, c, cat("[", ++i, "/", o.n_combos, "]"), reader, calib, fp, cache,
+                      res.rows, row))
           ++o.n_reused;
         res.rows.push_back(row);
       }
@@ -235,9 +248,9 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
   res.settings = report_settings(r, in, reader);
   o.seconds = since(t_start);
   write_outputs(r, d, plans_json, o);
-  cache.note()(cat("compare: ", o.n_combos, " combinations (", o.n_reused, " reused), ", fixed_text(o.seconds, 1),
-                   "s; wrote ", (r.out / "results.json").string(), ", ", (r.out / "results.md").string(), " and ",
-                   (r.out / "report.html").string()));
+  cache.note()(cat("compare: ", o.n_combos, " combinations (", o.n_reused, " reused), ",
+                   fixed_text(o.seconds, 1), "s; wrote ", (r.out / "results.json").string(), ", ",
+                   (r.out / "results.md").string(), " and ", (r.out / "report.html").string()));
   return o;
 }
 

@@ -32,9 +32,9 @@ namespace lieq::jobs {
 struct CompareRequest {
   std::string model;
   std::filesystem::path out;
-  CalibRequest calib;                         // quantization (GPTQ's Hessians, output errors)
-  CalibRequest diag_calib{"", 32, 512, 0};    // diagnostics and measurements
-  std::vector<double> targets;                // linear bpw
+  CalibRequest calib;                       // quantization (GPTQ's Hessians, output errors)
+  CalibRequest diag_calib{"", 32, 512, 0};  // diagnostics and measurements
+  std::vector<double> targets;              // linear bpw
   std::vector<QuantMethod> methods = {QuantMethod::kRtn, QuantMethod::kGptq};
   std::vector<AllocatorKind> allocators = {AllocatorKind::kUniform, AllocatorKind::kLieq};
   std::vector<int> levels = {2, 4};

@@ -19,7 +19,9 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 std::vector<std::string> settings_paths(const std::vector<std::string>& v) {
   std::vector<std::string> o;
@@ -65,7 +67,8 @@ CompareInputs check_compare_inputs(const CompareRequest& r) {
   std::sort(in.targets.begin(), in.targets.end());
   in.targets.erase(std::unique(in.targets.begin(), in.targets.end()), in.targets.end());
   if (!fs::is_regular_file(r.calib.file)) fail(r.calib.file, ": no such file (--calib)");
-  check(!r.data.empty() || !r.tasks.empty(), "give at least one --data or --task file to evaluate on");
+  check(!r.data.empty() || !r.tasks.empty(),
+        "give at least one --data or --task file to evaluate on");
   for (const std::string& f : r.data) {
     in.texts.push_back(read_text_file(f));
     if (in.texts.back().empty()) fail(f, ": empty file (--data)");
@@ -73,16 +76,20 @@ CompareInputs check_compare_inputs(const CompareRequest& r) {
   for (const std::string& t : r.tasks) in.tasks.push_back(load_task(t, r.task_limit));
   in.kld_file = r.kld_data.empty() && !r.data.empty() ? r.data[0] : r.kld_data;
   if (!in.kld_file.empty()) {
-    in.kld_text = !r.data.empty() && in.kld_file == r.data[0] ? in.texts[0] : read_text_file(in.kld_file);
+    in.kld_text =
+        !r.data.empty() && in.kld_file == r.data[0] ? in.texts[0] : read_text_file(in.kld_file);
     if (in.kld_text.empty()) fail(in.kld_file, ": empty file (--kld-data)");
   }
   return in;
 }
 
 json eval_settings(const CompareRequest& r, const CompareInputs& in, bool with_kld) {
-  json j = {{"data", settings_paths(r.data)}, {"tasks", settings_paths(r.tasks)},
-            {"task_limit", r.task_limit},     {"ppl_windows", r.ppl_windows},
-            {"ctx", r.ctx},                   {"protocol", "plain"}};
+  json j = {{"data", settings_paths(r.data)},
+            {"tasks", settings_paths(r.tasks)},
+            {"task_limit", r.task_limit},
+            {"ppl_windows", r.ppl_windows},
+            {"ctx", r.ctx},
+            {"protocol", "plain"}};
   if (with_kld) {
     j["kld_data"] = in.kld_file.empty() ? "" : settings_path(in.kld_file);
     j["kld_windows"] = r.kld_windows;
@@ -91,11 +98,16 @@ json eval_settings(const CompareRequest& r, const CompareInputs& in, bool with_k
 }
 
 json quant_settings(const CompareRequest& r, QuantMethod method, const std::vector<int>& bits) {
-  return {{"model", settings_path(r.model)}, {"method", method_name(method)},
-          {"calib", settings_path(r.calib.file)}, {"samples", r.calib.samples},
-          {"seqlen", r.calib.seqlen},          {"seed", r.calib.seed},
-          {"group_size", r.group_size},        {"symmetric", r.symmetric},
-          {"damp", r.damp},                    {"layer_bits", bits}};
+  return {{"model", settings_path(r.model)},
+          {"method", method_name(method)},
+          {"calib", settings_path(r.calib.file)},
+          {"samples", r.calib.samples},
+          {"seqlen", r.calib.seqlen},
+          {"seed", r.calib.seed},
+          {"group_size", r.group_size},
+          {"symmetric", r.symmetric},
+          {"damp", r.damp},
+          {"layer_bits", bits}};
 }
 
 DiagnoseRequest compare_diagnose_request(const CompareRequest& r) {
@@ -115,22 +127,27 @@ std::vector<std::pair<std::string, std::string>> report_settings(const CompareRe
   for (AllocatorKind a : in.allocators) allocators.push_back(allocator_name(a));
   for (double t : in.targets) targets.push_back(bpw_text(t));
   return {
-      {"Model", cat(r.model, " (", reader.config().architecture, ", ", reader.config().n_layers, " layers, ",
-                    linear_dtype(reader), ")")},
+      {"Model", cat(r.model, " (", reader.config().architecture, ", ", reader.config().n_layers,
+                    " layers, ", linear_dtype(reader), ")")},
       {"Methods", joined(methods)},
       {"Allocators", joined(allocators)},
       {"Target bpw", joined(targets)},
-      {"Levels", cat(levels, " bits, group size ", r.group_size, r.symmetric ? ", symmetric" : ", asymmetric")},
-      {"Calibration", cat(r.calib.file, ": ", r.calib.samples, " x ", r.calib.seqlen, " tokens, seed ", r.calib.seed)},
+      {"Levels", cat(levels, " bits, group size ", r.group_size,
+                     r.symmetric ? ", symmetric" : ", asymmetric")},
+      {"Calibration", cat(r.calib.file, ": ", r.calib.samples, " x ", r.calib.seqlen,
+                          " tokens, seed ", r.calib.seed)},
       {"Diagnostics calibration",
        cat(r.diag_calib.file, ": ", r.diag_calib.samples, " x ", r.diag_calib.seqlen, " tokens")},
-      {"Perplexity", cat(joined(r.data), " (plain protocol, ctx ", r.ctx > 0 ? std::to_string(r.ctx) : "default",
-                         ", ", r.ppl_windows > 0 ? std::to_string(r.ppl_windows) : "all", " windows)")},
-      {"Tasks", cat(joined(r.tasks), r.task_limit > 0 ? cat(" (first ", r.task_limit, " items)") : "")},
+      {"Perplexity",
+       cat(joined(r.data), " (plain protocol, ctx ", r.ctx > 0 ? std::to_string(r.ctx) : "default",
+           ", ", r.ppl_windows > 0 ? std::to_string(r.ppl_windows) : "all", " windows)")},
+      {"Tasks",
+       cat(joined(r.tasks), r.task_limit > 0 ? cat(" (first ", r.task_limit, " items)") : "")},
       {"KL divergence",
        in.kld_file.empty()
            ? "none"
-           : cat(in.kld_file, " (", r.kld_windows > 0 ? std::to_string(r.kld_windows) : "all", " windows)")},
+           : cat(in.kld_file, " (", r.kld_windows > 0 ? std::to_string(r.kld_windows) : "all",
+                 " windows)")},
   };
 }
 
@@ -140,8 +157,8 @@ void Original::load() {
   tok = std::make_unique<Tokenizer>(load_tokenizer(*model));
 }
 
-void evaluate_row(const Model& model, const Tokenizer& tok, const Model* base, const CompareRequest& r,
-                  const CompareInputs& in, ResultRow& row) {
+void evaluate_row(const Model& model, const Tokenizer& tok, const Model* base,
+                  const CompareRequest& r, const CompareInputs& in, ResultRow& row) {
   PplOptions po;
   po.ctx = r.ctx;
   po.max_windows = r.ppl_windows;
@@ -175,7 +192,8 @@ std::string row_summary(const ResultRow& row, const CompareInputs& in) {
   return s;
 }
 
-bool reusable_row(const fs::path& path, const json& settings, const ArtifactCache& cache, ResultRow* row) {
+bool reusable_row(const fs::path& path, const json& settings, const ArtifactCache& cache,
+                  ResultRow* row) {
   const std::optional<json> j = cache.load(path, settings, "row " + path.stem().string());
   if (!j) return false;
   try {

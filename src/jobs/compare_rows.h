@@ -29,7 +29,8 @@ CompareInputs check_compare_inputs(const CompareRequest& r);
 
 // The settings each artifact is saved under.
 nlohmann::json eval_settings(const CompareRequest& r, const CompareInputs& in, bool with_kld);
-nlohmann::json quant_settings(const CompareRequest& r, QuantMethod method, const std::vector<int>& bits);
+nlohmann::json quant_settings(const CompareRequest& r, QuantMethod method,
+                              const std::vector<int>& bits);
 DiagnoseRequest compare_diagnose_request(const CompareRequest& r);
 // The settings shown at the top of the reports.
 std::vector<std::pair<std::string, std::string>> report_settings(const CompareRequest& r,
@@ -47,8 +48,8 @@ struct Original {
 
 // Perplexity per data file, accuracy per task and their average, and (with
 // a base model) KL divergence from it.
-void evaluate_row(const Model& model, const Tokenizer& tok, const Model* base, const CompareRequest& r,
-                  const CompareInputs& in, ResultRow& row);
+void evaluate_row(const Model& model, const Tokenizer& tok, const Model* base,
+                  const CompareRequest& r, const CompareInputs& in, ResultRow& row);
 // " ppl 12.345 avg acc 40.0% kld 0.1234"
 std::string row_summary(const ResultRow& row, const CompareInputs& in);
 

@@ -51,13 +51,15 @@ json diagnose_settings(const DiagnoseRequest& r) {
 Diagnostics run_diagnose(const DiagnoseRequest& r) {
   ModelReader reader(r.model);
   if (reader.quantized()) fail(r.model, ": is a lieq quantized model; diagnose the original model");
-  const CalibSet calib = load_calibration(r.model, r.calib, reader.config().max_position_embeddings);
+  const CalibSet calib =
+      load_calibration(r.model, r.calib, reader.config().max_position_embeddings);
   Diagnostics d = diagnose(reader, calib, r.options);
   d.calib_source = r.calib.file;
   return d;
 }
 
-Diagnostics diagnose_cached(const DiagnoseRequest& r, const fs::path& path, const ArtifactCache& cache) {
+Diagnostics diagnose_cached(const DiagnoseRequest& r, const fs::path& path,
+                            const ArtifactCache& cache) {
   fs::path svg = path;
   svg.replace_extension(".svg");
   return cache.load_or_make<Diagnostics>(
@@ -139,7 +141,8 @@ std::vector<int> sorted_levels(std::vector<int> levels) {
 }
 
 std::vector<StorageFormat> level_formats(const std::vector<int>& levels, bool gguf,
-                                         const std::string& gguf_types, int group_size, bool symmetric) {
+                                         const std::string& gguf_types, int group_size,
+                                         bool symmetric) {
   check(!levels.empty(), "--levels: at least one bit width");
   if (!gguf) {
     for (int b : levels) validate_spec({b, group_size, symmetric}, cat("--levels ", b));
@@ -175,16 +178,16 @@ Plan run_plan(const Diagnostics& diag, const PlanRequest& r, const fs::path& dia
   if (r.allocator == AllocatorKind::kMeasured) {
     CalibRequest calib = r.measure.calib;
     if (calib.file.empty()) calib.file = d.calib_source;
-    m = measurements_cached(r.measure.model.empty() ? d.model_path : r.measure.model, calib, r.formats,
-                            r.measure.path.empty() ? measurements_path_for(diag_path) : r.measure.path,
-                            cache);
+    m = measurements_cached(
+        r.measure.model.empty() ? d.model_path : r.measure.model, calib, r.formats,
+        r.measure.path.empty() ? measurements_path_for(diag_path) : r.measure.path, cache);
   }
   return make_plan(d, r.allocator, r.target_bpw, r.levels, r.formats,
                    r.allocator == AllocatorKind::kMeasured ? &m : nullptr);
 }
 
-PlannedModel diagnose_and_plan(const DiagnoseRequest& diagnose, const PlanRequest& plan, const fs::path& dir,
-                               const ArtifactCache& cache) {
+PlannedModel diagnose_and_plan(const DiagnoseRequest& diagnose, const PlanRequest& plan,
+                               const fs::path& dir, const ArtifactCache& cache) {
   fs::create_directories(dir);
   PlannedModel pm;
   const fs::path diag_path = dir / "diagnostics.json";

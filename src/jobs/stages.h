@@ -56,9 +56,9 @@ struct Rescore {
 };
 
 struct MeasureRequest {
-  std::string model;                  // empty: the diagnosed model
+  std::string model;                   // empty: the diagnosed model
   CalibRequest calib{"", 32, 512, 0};  // empty file: the diagnostics' calibration
-  std::filesystem::path path;         // empty: beside the diagnostics
+  std::filesystem::path path;          // empty: beside the diagnostics
 };
 // What measurements depend on besides the formats: model, calibration, method.
 nlohmann::json measure_settings(const std::string& model, const CalibRequest& calib);
@@ -72,15 +72,16 @@ Measurements measurements_cached(const std::string& model, const CalibRequest& c
 struct PlanRequest {
   AllocatorKind allocator = AllocatorKind::kLieq;
   double target_bpw = 0;
-  std::vector<int> levels;               // labels (bit widths), strictly ascending
-  std::vector<StorageFormat> formats;    // the storage format of each level
+  std::vector<int> levels;             // labels (bit widths), strictly ascending
+  std::vector<StorageFormat> formats;  // the storage format of each level
   Rescore rescore;
-  MeasureRequest measure;                // the measured allocator's
+  MeasureRequest measure;  // the measured allocator's
 };
 // The levels' formats: integer grids of group_size/symmetric, or (gguf) the
 // ggml types a type map gives the widths ("2=Q2_K,3=IQ4_XS" over the default).
 std::vector<StorageFormat> level_formats(const std::vector<int>& levels, bool gguf,
-                                         const std::string& gguf_types, int group_size, bool symmetric);
+                                         const std::string& gguf_types, int group_size,
+                                         bool symmetric);
 // Sorted, duplicates removed.
 std::vector<int> sorted_levels(std::vector<int> levels);
 // Allocates (measuring first for the measured allocator). diag_path: where

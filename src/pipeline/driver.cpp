@@ -110,8 +110,8 @@ void sweep_layer(Forward& fw, QuantizedLayer& out, const float* x, int64_t n_seq
       tr.cols = wt.cols();
       const std::vector<float> yw = cap ? kept_outputs(wt, cap->kept()) : std::vector<float>{};
       // float -> dequantized, in place
-      out.tensors[role] = q.quantize(sink.tensor_format(l, role, out.format), wt,
-                                     cap ? &cap->gptq() : nullptr, tr);
+      out.tensors[role] =
+          q.quantize(sink.tensor_format(l, role, out.format), wt, cap ? &cap->gptq() : nullptr, tr);
       if (cap) tr.output_rel_error = relative_output_error(yw, wt, cap->kept());
       tr.seconds = seconds_since(t0);
       out.reports.push_back(tr);
@@ -130,10 +130,9 @@ QuantizedLayer quantize_layer(Forward& fw, LayerWeights w, int l, const StorageF
   AwqLayer awq;
   if (q.method == QuantMethod::kAwq) {
     check(x != nullptr, "quantize: AWQ needs calibration data");
-    awq = awq_scale_layer(fw, w, l, x, n_seq, seqlen, q.awq, opt.chunk_rows,
-                          sink.folded_dtypes(l), [&](Role role) {
-                            return q.fake_quantizer(sink.tensor_format(l, role, format));
-                          });
+    awq = awq_scale_layer(
+        fw, w, l, x, n_seq, seqlen, q.awq, opt.chunk_rows, sink.folded_dtypes(l),
+        [&](Role role) { return q.fake_quantizer(sink.tensor_format(l, role, format)); });
     w = std::move(awq.scaled);
     out.awq_folded = true;
   }
@@ -156,8 +155,8 @@ void walk_layers(ModelReader& reader, const CalibSet* calib, const Quantizer& q,
   const auto t_start = Clock::now();
   const ModelConfig& c = reader.config();
   const int n_layers = int(c.n_layers);
-  check(int64_t(formats.size()) == c.n_layers, "quantize: ", formats.size(),
-        " layer formats for ", n_layers, " layers");
+  check(int64_t(formats.size()) == c.n_layers, "quantize: ", formats.size(), " layer formats for ",
+        n_layers, " layers");
   // Calibration activations: embeddings of the samples, [n * seqlen, hidden].
   Forward fw(c);
   std::vector<float> x, x_fp, y;

@@ -40,7 +40,7 @@ struct DriverOptions {
 // One decoder layer quantized.
 struct QuantizedLayer {
   int layer = 0;
-  StorageFormat format;        // the layer's format
+  StorageFormat format;  // the layer's format
   // The layer as the output stores it: projections dequantized, AWQ's scales
   // folded into its norms and biases.
   LayerWeights dequantized;

@@ -62,7 +62,8 @@ GgmlType GgufSink::type_for(const std::string& gguf_name, GgmlType fallback) con
 
 StorageFormat GgufSink::tensor_format(int layer, Role role,
                                       const StorageFormat& layer_format) const {
-  return StorageFormat::ggml(type_for(gguf_layer_tensor_name(role, layer), layer_format.ggml_type()));
+  return StorageFormat::ggml(
+      type_for(gguf_layer_tensor_name(role, layer), layer_format.ggml_type()));
 }
 
 void GgufSink::begin(const std::vector<StorageFormat>& layer_formats, QuantizeReport& rep) {
@@ -96,8 +97,9 @@ void GgufSink::begin(const std::vector<StorageFormat>& layer_formats, QuantizeRe
       if (!role_present(s.role, c)) continue;
       const auto shape = role_shape(s.role, c);
       declare(gguf_layer_tensor_name(s.role, l), shape,
-              s.is_linear ? tensor_format(l, s.role, layer_formats[size_t(l)]).ggml_row_type(shape[1])
-                          : GgmlType::F32);
+              s.is_linear
+                  ? tensor_format(l, s.role, layer_formats[size_t(l)]).ggml_row_type(shape[1])
+                  : GgmlType::F32);
     }
   declare(kGgufFinalNorm, {c.hidden}, GgmlType::F32);
   declare(kGgufEmbedding, {c.vocab, c.hidden}, embed_type_);
@@ -177,7 +179,8 @@ void GgufSink::finish(Forward& fw, std::vector<float>* x, QuantizeReport& rep) {
   // Tied: the embedding is also the output head, weighted by its input.
   const bool weigh_embedding = tied && opt_.importance && !importance.empty();
   put(kGgufEmbedding,
-      encode_plain(g.embed, embed_type_, weigh_embedding ? importance.data() : nullptr), false, rep);
+      encode_plain(g.embed, embed_type_, weigh_embedding ? importance.data() : nullptr), false,
+      rep);
   TensorReport embed = global_report(kHfEmbedding, g.embed);
   embed.set_storage(StorageFormat::ggml(embed_type_));
   embed.seconds = seconds_since(t_out);

@@ -31,8 +31,8 @@ struct QuantizeOptions {
   // it (F32 when absent), for awq_scale_layer; the driver takes these from
   // its sink instead (LayerSink::folded_dtypes: a directory's are the source's).
   std::map<Role, DType> stored_dtypes;
-  int64_t chunk_rows = 4096;    // calibration rows per forward pass
-  int64_t error_rows = 512;     // rows used to measure each tensor's output error
+  int64_t chunk_rows = 4096;  // calibration rows per forward pass
+  int64_t error_rows = 512;   // rows used to measure each tensor's output error
   bool progress = true;
   // Further files to place in the output directory (name -> contents).
   std::map<std::string, std::string> extra_files;

@@ -31,8 +31,8 @@ struct TensorReport {
 
 struct LayerReport {
   int layer = 0;
-  StorageFormat format;  // the layer's (a tensor may differ: per-tensor types, fallbacks)
-  std::string type;      // format.name()
+  StorageFormat format;          // the layer's (a tensor may differ: per-tensor types, fallbacks)
+  std::string type;              // format.name()
   int64_t params = 0, bits = 0;  // of its linear weights as stored
   double bpw() const { return params > 0 ? double(bits) / double(params) : 0.0; }
   double output_rel_error = -1;  // of the decoder layer's output, quantized vs float weights

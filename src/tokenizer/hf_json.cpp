@@ -2,6 +2,8 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <utility>
 
 #include "tokenizer/bpe.h"
@@ -185,6 +187,11 @@ void HfReader::parse_merges(const json& mj) {
   if (!bpe.merge_ranks.empty() && bpe.merge_ranks.size() != mj.size())
     fail(path_.string(), ": ", bpe.merge_ranks.size(), " merge ranks for ", mj.size(), " merges");
   bpe.merges.reserve(mj.size());
+  // Checked here, not only when the Tokenizer is built, so that a bad merge is
+  // reported before the problems of the sections after the model.
+  std::unordered_set<std::string_view> tokens;
+  tokens.reserve(bpe.vocab.size());
+  for (const VocabEntry& e : bpe.vocab) tokens.insert(e.token);
   for (size_t i = 0; i < mj.size(); ++i) {
     const json& e = mj[i];
     if (e.is_string()) {
@@ -199,6 +206,14 @@ void HfReader::parse_merges(const json& mj) {
     } else {
       fail(path_.string(), ": model.merges[", i, "]: expected \"a b\" or [\"a\", \"b\"]");
     }
+    const auto& [left, right] = bpe.merges.back();
+    for (const std::string* part : {&left, &right})
+      if (!tokens.contains(*part))
+        fail(path_.string(), ": model.merges[", i, "] (\"", left, " ", right, "\"): token \"",
+             *part, "\" is not in the vocabulary");
+    if (!tokens.contains(left + right))
+      fail(path_.string(), ": model.merges[", i, "] (\"", left, " ", right, "\"): merged token \"",
+           left + right, "\" is not in the vocabulary");
   }
 }
 

@@ -28,9 +28,9 @@ namespace lieq {
 // config may be null (absent). merge_ranks: see Tokenizer::from_json. Throws
 // Error naming tokenizer_path (or config_path for problems of the config) and
 // the problem: unsupported model / normalizer / pre-tokenizer / decoder type,
-// invalid regex, malformed merges, ids out of range, special tokens that are
-// not in the vocabulary, unexpected JSON structure. Merges are checked against
-// the vocabulary when the Tokenizer is built from the spec.
+// invalid regex, malformed merges or merges of tokens outside the vocabulary,
+// ids out of range, special tokens that are not in the vocabulary, unexpected
+// JSON structure.
 TokenizerSpec read_hf_tokenizer(const nlohmann::json& tokenizer_json,
                                 const nlohmann::json* tokenizer_config_json,
                                 const std::filesystem::path& tokenizer_path,

@@ -22,7 +22,8 @@ TEST(StorageFormat, BitsAreTheFormatsRealBytes) {
   for (const GgmlTypeTraits& t : ggml_supported_types()) {
     const StorageFormat f = StorageFormat::ggml(t.type);
     // A whole number of blocks: type_size bytes per block_size weights.
-    EXPECT_EQ(f.storage_bits(4, 512), 4 * (512 / t.block_size) * int64_t(t.type_size) * 8) << t.name;
+    EXPECT_EQ(f.storage_bits(4, 512), 4 * (512 / t.block_size) * int64_t(t.type_size) * 8)
+        << t.name;
     EXPECT_DOUBLE_EQ(f.bits_per_weight(4, 512), t.bits_per_weight()) << t.name;
     // Rows of 96 are no multiple of 256: the K-quants take llama.cpp's fallback.
     const GgmlType rt = ggml_row_type(t.type, 96);
@@ -47,8 +48,8 @@ TEST(StorageFormat, NamesParseBack) {
   StorageFormat g;
   EXPECT_TRUE(parse_storage_format("q6_k", &g));
   EXPECT_EQ(g, StorageFormat::ggml(GgmlType::Q6_K));
-  for (const char* bad : {"", "int4", "int4 g128", "int7 g128 asym", "int4 g100 asym", "int4 g128 asym x",
-                          "Q9_K", "intx g128 asym", "int4 gx asym"})
+  for (const char* bad : {"", "int4", "int4 g128", "int7 g128 asym", "int4 g100 asym",
+                          "int4 g128 asym x", "Q9_K", "intx g128 asym", "int4 gx asym"})
     EXPECT_FALSE(parse_storage_format(bad, &g)) << bad;
   EXPECT_EQ(g, StorageFormat::ggml(GgmlType::Q6_K));  // untouched
 }
@@ -68,10 +69,12 @@ TEST(StorageFormat, KindsAndErrors) {
   EXPECT_LIEQ_ERROR(StorageFormat::ggml(GgmlType(99)), "99");
   using nlohmann::json;
   EXPECT_LIEQ_ERROR(storage_format_from_json(json{{"ggml", "Q9"}}, "f.json"), "f.json", "Q9");
-  EXPECT_LIEQ_ERROR(storage_format_from_json(json{{"grid", {{"bits", 4}}}}, "f.json"), "f.json", "malformed");
-  EXPECT_LIEQ_ERROR(storage_format_from_json(json{{"grid", {{"bits", 5}, {"group_size", 7}, {"symmetric", true}}}},
-                                             "f.json"),
-                    "f.json", "group size 7");
+  EXPECT_LIEQ_ERROR(storage_format_from_json(json{{"grid", {{"bits", 4}}}}, "f.json"), "f.json",
+                    "malformed");
+  EXPECT_LIEQ_ERROR(
+      storage_format_from_json(
+          json{{"grid", {{"bits", 5}, {"group_size", 7}, {"symmetric", true}}}}, "f.json"),
+      "f.json", "group size 7");
   EXPECT_LIEQ_ERROR(storage_format_from_json(json(4), "f.json"), "f.json", "a storage format is");
   EXPECT_EQ(format_names(grid_formats({2, 4}, 128, false)), "int2 g128 asym, int4 g128 asym");
 }

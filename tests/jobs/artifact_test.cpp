@@ -35,7 +35,9 @@ TEST(ArtifactCache, ReusesOnlyUnderTheSameSettings) {
   auto get = [&](const json& settings, int value) {
     return cache.load_or_make<int>(
         path, settings, "thing", parse_value, [&] { return ++made, value; },
-        [](const int& v) { return json{{"value", v}}; });
+        [](const int& v) {
+          return json{{"value", v}};
+        });
   };
   const json s1 = {{"samples", 4}}, s2 = {{"samples", 8}};
   EXPECT_EQ(get(s1, 1), 1);  // absent: made, saved (the folder too)
@@ -62,7 +64,8 @@ TEST(ArtifactCache, ReusesOnlyUnderTheSameSettings) {
   EXPECT_EQ(made, 5);
   // No temp files left behind.
   size_t files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(tmp / "sub")) files += e.is_regular_file();
+  for (const auto& e : std::filesystem::directory_iterator(tmp / "sub"))
+    files += e.is_regular_file();
   EXPECT_EQ(files, 1u);
 }
 
@@ -77,7 +80,8 @@ TEST(ArtifactCache, LoadAndSave) {
   EXPECT_FALSE(cache.load(path, {{"k", 2}}, "marker"));
   testing::write_bytes(path, "[1, 2]");  // not an object
   EXPECT_FALSE(cache.load(path, {{"k", 1}}, "marker"));
-  EXPECT_EQ(jobs::settings_path("a/../b.txt"), (std::filesystem::current_path() / "b.txt").string());
+  EXPECT_EQ(jobs::settings_path("a/../b.txt"),
+            (std::filesystem::current_path() / "b.txt").string());
 }
 
 }  // namespace

@@ -48,7 +48,8 @@ class CompareJob : public ::testing::Test {
   }
   jobs::CompareOutcome run() {
     log_.clear();
-    return jobs::run_compare(r_, jobs::ArtifactCache([this](const std::string& s) { log_ += s + "\n"; }));
+    return jobs::run_compare(
+        r_, jobs::ArtifactCache([this](const std::string& s) { log_ += s + "\n"; }));
   }
   testing::TempDir tmp_;
   jobs::CompareRequest r_;
@@ -67,7 +68,8 @@ TEST_F(CompareJob, RowsThenEverythingReused) {
     EXPECT_TRUE(fs::exists(r_.out / "rows" / (row.name() + ".json"))) << row.name();
   }
   EXPECT_TRUE(a.results.has_baseline);
-  for (const char* f : {"results.json", "results.md", "report.html", "diagnostics.json", "diagnostics.svg"})
+  for (const char* f :
+       {"results.json", "results.md", "report.html", "diagnostics.json", "diagnostics.svg"})
     EXPECT_TRUE(fs::exists(r_.out / f)) << f;
   EXPECT_EQ(read_json_file(r_.out / "results.json")["rows"], a.json["rows"]);
   EXPECT_THAT(a.markdown, HasSubstr("| bpw | Method | Allocator |"));

@@ -49,7 +49,8 @@ TEST(Driver, NullSinkReportsTheDirectorySinksErrors) {
     const QuantizeReport d = quantize_model(reader, &calib, o, tmp / method_name(m));
     NullSink none;
     QuantizeReport n;
-    const std::vector<StorageFormat> formats(o.layer_specs.size(), StorageFormat::grid(o.layer_specs[0]));
+    const std::vector<StorageFormat> formats(o.layer_specs.size(),
+                                             StorageFormat::grid(o.layer_specs[0]));
     quantize_layers(reader, &calib, Quantizer::from(o), formats, none, DriverOptions::from(o), n);
     ASSERT_EQ(n.layers.size(), d.layers.size());
     for (size_t l = 0; l < d.layers.size(); ++l) {
@@ -82,17 +83,16 @@ TEST(Driver, MeasurementsOfLayerZeroEqualAnOutputsAndGgmlLevelsMeasure) {
   QuantizeOptions o = uniform(reader, QuantMethod::kGptq, {2, 32, false});
   const Quantizer q = Quantizer::from(o);
   const DriverOptions d = DriverOptions::from(o);
-  const std::vector<StorageFormat> levels = {StorageFormat::grid({2, 32, false}),
-                                             StorageFormat::grid({4, 32, false}),
-                                             StorageFormat::ggml(GgmlType::Q4_0),
-                                             StorageFormat::ggml(GgmlType::Q8_0)};
+  const std::vector<StorageFormat> levels = {
+      StorageFormat::grid({2, 32, false}), StorageFormat::grid({4, 32, false}),
+      StorageFormat::ggml(GgmlType::Q4_0), StorageFormat::ggml(GgmlType::Q8_0)};
   const std::vector<std::vector<double>> err = measure_layer_errors(reader, calib, q, levels, d);
   ASSERT_EQ(int(err.size()), n_layers);
   for (size_t k = 0; k < levels.size(); ++k) {
     NullSink none;
     QuantizeReport rep;
-    quantize_layers(reader, &calib, q, std::vector<StorageFormat>(size_t(n_layers), levels[k]), none,
-                    d, rep);
+    quantize_layers(reader, &calib, q, std::vector<StorageFormat>(size_t(n_layers), levels[k]),
+                    none, d, rep);
     EXPECT_EQ(err[0][k], rep.layers[0].output_rel_error) << levels[k].name();
   }
   for (int l = 0; l < n_layers; ++l) {
@@ -146,7 +146,8 @@ TEST(Driver, ReportsCarryStorageFormatsAndTheirRealBits) {
   // A directory's layers and tensors keep their grid "spec".
   QuantizeOptions o = uniform(reader, QuantMethod::kRtn, {4, 64, true});
   const QuantizeReport d = quantize_model(reader, nullptr, o, tmp / "q");
-  const nlohmann::json dj = nlohmann::json::parse(read_text_file(tmp / "q" / "quantize_report.json"));
+  const nlohmann::json dj =
+      nlohmann::json::parse(read_text_file(tmp / "q" / "quantize_report.json"));
   EXPECT_EQ(dj["layers"][0]["spec"],
             nlohmann::json({{"bits", 4}, {"group_size", 64}, {"symmetric", true}}));
   EXPECT_EQ(dj["layers"][0]["format"], StorageFormat::grid({4, 64, true}).to_json());
