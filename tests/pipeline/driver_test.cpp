@@ -15,6 +15,7 @@
 #include "pipeline/driver.h"
 #include "pipeline/gguf_export.h"
 #include "pipeline/quantize.h"
+#include "pipeline_fixtures.h"
 #include "test_support.h"
 #include "util/mapped_file.h"
 
@@ -22,19 +23,8 @@ namespace lieq {
 namespace {
 namespace fs = std::filesystem;
 
-CalibSet small_calib(const fs::path& model_dir, int64_t n, int64_t len) {
-  const auto data = testing::shared_data("tinystories/valid-excerpt.txt");
-  const Tokenizer tok = Tokenizer::load(model_dir);
-  return make_calibration(tok, read_text_file(data), {n, len, 0}, 4096, "tinystories");
-}
-
-QuantizeOptions uniform(const ModelReader& r, QuantMethod m, QuantSpec s) {
-  QuantizeOptions o;
-  o.method = m;
-  o.layer_specs.assign(size_t(r.config().n_layers), s);
-  o.progress = false;
-  return o;
-}
+using testing::small_calib;
+using testing::uniform;
 
 TEST(Driver, NullSinkReportsTheDirectorySinksErrors) {
   const auto dir = testing::shared_model("stories260K");

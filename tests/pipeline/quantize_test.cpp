@@ -10,6 +10,7 @@
 #include "model/load.h"
 #include "model/reader.h"
 #include "pipeline/quantize.h"
+#include "pipeline_fixtures.h"
 #include "test_support.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
@@ -19,19 +20,8 @@ namespace {
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-CalibSet small_calib(const fs::path& model_dir, int64_t n, int64_t len) {
-  const auto data = testing::shared_data("tinystories/valid-excerpt.txt");
-  const Tokenizer tok = Tokenizer::load(model_dir);
-  return make_calibration(tok, read_text_file(data), {n, len, 0}, 4096, "tinystories");
-}
-
-QuantizeOptions uniform(const ModelReader& r, QuantMethod m, QuantSpec s) {
-  QuantizeOptions o;
-  o.method = m;
-  o.layer_specs.assign(size_t(r.config().n_layers), s);
-  o.progress = false;
-  return o;
-}
+using testing::small_calib;
+using testing::uniform;
 
 TEST(QuantizeDriver, Stories260KGroupSizeNotDividingRowRoundTrips) {
   const auto dir = testing::shared_model("stories260K");  // FFN width 172
