@@ -155,6 +155,7 @@ bool combo_row(const CompareRequest& r, const CompareInputs& in, const Combo& c,
   row = ResultRow();
   label(row);
   row.layer_bits = c.plan->bits;
+  for (const StorageFormat& f : c.plan->layer_formats) row.layer_formats.push_back(f.name());
   cache.note()(cat(what, " (plan: linear ", fixed_text(c.plan->linear_bpw(), 4), " bpw)"));
   const auto t0 = Clock::now();
   const fs::path mdir = r.out / "models" / name;

@@ -221,6 +221,7 @@ std::string comparison_html(const ComparisonResults& r, const std::string& diagn
       seen.push_back(row.allocator);
       pc.rows.push_back(row.allocator + " (" + fixed_text(row.linear_bpw, 3) + ")");
       pc.bits.push_back(row.layer_bits);
+      for (size_t l = 0; l < row.layer_formats.size(); ++l) pc.formats[row.layer_bits[l]] = row.layer_formats[l];
     }
     if (!pc.rows.empty()) plans.figures.push_back({render_plan_chart(pc), ""});
   }

@@ -90,6 +90,7 @@ json row_to_json(const ResultRow& row) {
   j["file_bpw"] = num(row.file_bpw);
   j["file_bytes"] = row.file_bytes;
   j["layer_bits"] = row.layer_bits;
+  if (!row.layer_formats.empty()) j["layer_formats"] = row.layer_formats;
   j["ppl"] = nums(row.ppl);
   j["acc"] = nums(row.acc);
   j["average_acc"] = num(row.avg_acc);
@@ -113,6 +114,9 @@ ResultRow row_from_json(const json& j, const std::string& source) {
     row.file_bpw = num_from(j.at("file_bpw"));
     row.file_bytes = j.at("file_bytes").get<int64_t>();
     row.layer_bits = j.at("layer_bits").get<std::vector<int>>();
+    row.layer_formats = j.value("layer_formats", std::vector<std::string>{});
+    if (!row.layer_formats.empty() && row.layer_formats.size() != row.layer_bits.size())
+      fail(source, ": ", row.layer_formats.size(), " layer formats for ", row.layer_bits.size(), " layers");
     row.ppl = nums_from(j.at("ppl"));
     row.acc = nums_from(j.at("acc"));
     row.avg_acc = num_from(j.at("average_acc"));

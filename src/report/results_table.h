@@ -28,6 +28,7 @@ struct ResultRow {
   double linear_bpw = 0, file_bpw = 0;  // real: scales, zeros and headers included
   int64_t file_bytes = 0;
   std::vector<int> layer_bits;  // per decoder layer (empty for the baseline)
+  std::vector<std::string> layer_formats;  // per decoder layer: its storage format's name ("int2 g128 asym", "Q4_K")
   std::vector<double> ppl;      // per data file, in ComparisonResults::data order
   std::vector<double> acc;      // per task, in ComparisonResults::tasks order
   double avg_acc = kNone;       // unweighted mean over tasks

@@ -587,7 +587,14 @@ std::string render_plan_chart(const PlanChart& chart) {
   const double grid_w = cell * double(n_layers), grid_h = cell * double(chart.rows.size());
   const double legend_y = top + grid_h + 24;
   const double legend_item_w = 64;
-  const double legend_w = 12 + 40 + legend_item_w * double(widths.size());
+  // ", Q4_K" after a width's label when its format is known.
+  auto format_of = [&](int b) {
+    const auto it = chart.formats.find(b);
+    return it == chart.formats.end() ? std::string() : ", " + it->second;
+  };
+  double legend_w = 12 + 40;
+  for (int b : widths)
+    legend_w += std::max(legend_item_w, 19 + text_width(std::to_string(b) + "-bit" + format_of(b), kFont) + 12);
   const int width = int(std::ceil(
       std::max({left + grid_w + 16, legend_w + 12, text_width(chart.title, kTitleFont) + 32, 100.0})));
   const int height = int(std::ceil(std::max(legend_y + 20, 100.0)));
@@ -609,7 +616,7 @@ std::string render_plan_chart(const PlanChart& chart) {
       const double x = left + double(l) * cell;
       o += "<rect class=\"cell\" x=\"" + c(x) + "\" y=\"" + c(y) + "\" width=\"" + c(cell) + "\" height=\"" + c(cell) +
            "\" fill=\"" + bit_color(b) + "\" stroke=\"#ffffff\" stroke-width=\"1\"><title>" +
-           xml_escape(cat(chart.rows[r], " / layer ", l, ": ", b, " bits")) + "</title></rect>\n";
+           xml_escape(cat(chart.rows[r], " / layer ", l, ": ", b, " bits", format_of(b))) + "</title></rect>\n";
       text(o, x + cell / 2, y + cell / 2, std::to_string(b),
            std::string("class=\"cell-label\" text-anchor=\"middle\" dy=\"0.35em\" font-size=\"11\" fill=\"") +
                bit_text_color(b) + "\"");
@@ -622,8 +629,9 @@ std::string render_plan_chart(const PlanChart& chart) {
   for (int b : widths) {
     o += "<rect class=\"legend-swatch\" x=\"" + c(x) + "\" y=\"" + c(legend_y - 7) +
          "\" width=\"14\" height=\"14\" fill=\"" + bit_color(b) + "\" stroke=\"#999999\" stroke-width=\"0.5\"/>\n";
-    text(o, x + 19, legend_y, std::to_string(b) + "-bit", "dy=\"0.32em\"");
-    x += legend_item_w;
+    const std::string label = std::to_string(b) + "-bit" + format_of(b);
+    text(o, x + 19, legend_y, label, "dy=\"0.32em\"");
+    x += std::max(legend_item_w, 19 + text_width(label, kFont) + 12);
   }
   o += "</g>\n";
   o += "</svg>\n";

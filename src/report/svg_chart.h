@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,8 @@ struct PlanChart {
   std::string title;
   std::vector<std::string> rows;
   std::vector<std::vector<int>> bits;  // [row][layer], each >= 0
+  // The storage format of each width shown (legend "2: int2 g128 asym"); optional.
+  std::map<int, std::string> formats;
 };
 std::string render_plan_chart(const PlanChart& chart);
 

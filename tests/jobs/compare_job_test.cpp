@@ -66,6 +66,9 @@ TEST_F(CompareJob, RowsThenEverythingReused) {
     EXPECT_GT(row.linear_bpw, 2.0) << row.name();
     EXPECT_LE(row.linear_bpw, row.target_bpw + 1e-9) << row.name();
     EXPECT_TRUE(fs::exists(r_.out / "rows" / (row.name() + ".json"))) << row.name();
+    ASSERT_EQ(row.layer_formats.size(), row.layer_bits.size()) << row.name();
+    for (size_t l = 0; l < row.layer_bits.size(); ++l)
+      EXPECT_EQ(row.layer_formats[l], "int" + std::to_string(row.layer_bits[l]) + " g64 asym") << row.name();
   }
   EXPECT_TRUE(a.results.has_baseline);
   for (const char* f :
@@ -73,6 +76,8 @@ TEST_F(CompareJob, RowsThenEverythingReused) {
     EXPECT_TRUE(fs::exists(r_.out / f)) << f;
   EXPECT_EQ(read_json_file(r_.out / "results.json")["rows"], a.json["rows"]);
   EXPECT_THAT(a.markdown, HasSubstr("| bpw | Method | Allocator |"));
+  // The report's plan grids name each width's storage format.
+  EXPECT_THAT(testing::read_bytes(r_.out / "report.html"), HasSubstr("2-bit, int2 g64 asym"));
 
   const jobs::CompareOutcome b = run();
   EXPECT_EQ(b.n_reused, 4u) << log_;

@@ -630,6 +630,24 @@ TEST(SvgPlanChart, CellsNumbersLayerIndicesAndLegend) {
   EXPECT_FALSE(has_text(d, "16-bit"));
 }
 
+TEST(SvgPlanChart, LegendNamesEachWidthsFormat) {
+  PlanChart ch;
+  ch.title = "GGUF plan";
+  ch.rows = {"lieq"};
+  ch.bits = {{2, 4, 2}};
+  ch.formats = {{2, "Q2_K"}, {4, "Q4_K"}};
+  const XmlDoc d = parse_svg(render_plan_chart(ch));
+  ASSERT_EQ(d.error, "");
+  std::vector<std::string> legend;
+  for (const Element& e : d.elements)
+    if (e.name == "text" && e.text.find("-bit") != std::string::npos) legend.push_back(e.text);
+  EXPECT_EQ(legend, (std::vector<std::string>{"2-bit, Q2_K", "4-bit, Q4_K"}));
+  const std::vector<const Element*> cells = select(d, "rect", "cell");
+  ASSERT_EQ(cells.size(), 3u);
+  const std::string svg = render_plan_chart(ch);
+  EXPECT_NE(svg.find("lieq / layer 1: 4 bits, Q4_K"), std::string::npos);
+}
+
 TEST(SvgPlanChart, RejectsInvalidInput) {
   PlanChart ch;
   ch.rows = {"a", "b"};
