@@ -7,6 +7,7 @@
 
 #include "io/quant_manifest.h"
 #include "jobs/compare_rows.h"
+#include "pipeline/layer_pass.h"
 #include "report/html_report.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -19,19 +20,12 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 // The smallest linear bpw a plan can reach: every layer at the lowest level.
 double min_linear_bpw(const Diagnostics& shapes, const StorageFormat& lowest) {
-  int64_t bits = 0, params = 0;
-  for (const LayerShapes& l : shapes.layer_shapes)
-    for (const auto& [rows, cols] : l.linears) {
-      bits += lowest.storage_bits(rows, cols);
-      params += rows * cols;
-    }
-  return double(bits) / double(params);
+  AllocProblem p;
+  p.layers = shapes.layer_shapes;
+  p.levels = {lowest};
+  return make_allocation(p, std::vector<int>(p.layers.size(), 0)).bpw;
 }
 
 using PlanKey = std::pair<AllocatorKind, double>;
@@ -49,7 +43,7 @@ std::map<PlanKey, Plan> make_plans(const CompareRequest& r, const CompareInputs&
       pr.allocator = al;
       pr.target_bpw = t;
       pr.levels = in.levels;
-      pr.formats = grid_formats(in.levels, r.group_size, r.symmetric);
+      pr.formats = in.formats;
       pr.measure.model = r.model;
       pr.measure.calib = r.diag_calib;
       Plan p = run_plan(d, pr, diag_path, cache);
@@ -168,7 +162,7 @@ bool combo_row(const CompareRequest& r, const CompareInputs& in, const Combo& c,
     const Model q = load_model(mdir);
     evaluate_row(q, *fp.tok, fp.model.get(), r, in, row);
   }
-  row.seconds["total"] = since(t0);
+  row.seconds["total"] = seconds_since(t0);
   row.settings = settings;
   save_row(row_path, row, cache);
   if (!r.keep_models) fs::remove_all(mdir);
@@ -200,7 +194,7 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
          "); compare the original model");
   Diagnostics shapes;
   describe_model(reader, shapes);
-  const StorageFormat lowest = StorageFormat::grid({in.levels[0], r.group_size, r.symmetric});
+  const StorageFormat& lowest = in.formats[0];
   const double min_bpw = min_linear_bpw(shapes, lowest);
   for (double t : in.targets)
     if (t < min_bpw - 1e-9)
@@ -247,7 +241,7 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
   sort_rows(res.rows);
   compute_recovery(res);
   res.settings = report_settings(r, in, reader);
-  o.seconds = since(t_start);
+  o.seconds = seconds_since(t_start);
   write_outputs(r, d, plans_json, o);
   cache.note()(cat("compare: ", o.n_combos, " combinations (", o.n_reused, " reused), ",
                    fixed_text(o.seconds, 1), "s; wrote ", (r.out / "results.json").string(), ", ",

@@ -9,6 +9,7 @@
 #include "eval/zeroshot.h"
 #include "format/dtype.h"
 #include "model/arch.h"
+#include "pipeline/layer_pass.h"
 #include "util/error.h"
 #include "util/json_file.h"
 #include "util/mapped_file.h"
@@ -19,10 +20,6 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 std::vector<std::string> settings_paths(const std::vector<std::string>& v) {
   std::vector<std::string> o;
   for (const auto& p : v) o.push_back(settings_path(p));
@@ -59,9 +56,8 @@ CompareInputs check_compare_inputs(const CompareRequest& r) {
   check(!in.methods.empty(), "--methods: at least one method");
   for (AllocatorKind a : r.allocators) push_unique(in.allocators, a);
   check(!in.allocators.empty(), "--allocators: at least one allocator");
-  check(!r.levels.empty(), "--levels: at least one bit width");
-  for (int b : r.levels) validate_spec({b, r.group_size, r.symmetric}, cat("--levels ", b));
   in.levels = sorted_levels(r.levels);
+  in.formats = level_formats(in.levels, false, "", r.group_size, r.symmetric);
   check(!r.targets.empty(), "--target-bpw: at least one target");
   in.targets = r.targets;
   std::sort(in.targets.begin(), in.targets.end());
@@ -164,7 +160,7 @@ void evaluate_row(const Model& model, const Tokenizer& tok, const Model* base,
   po.max_windows = r.ppl_windows;
   const auto t_ppl = Clock::now();
   for (const std::string& text : in.texts) row.ppl.push_back(perplexity(model, tok, text, po).ppl);
-  row.seconds["ppl"] = since(t_ppl);
+  row.seconds["ppl"] = seconds_since(t_ppl);
   const auto t_tasks = Clock::now();
   double sum = 0;
   for (const Task& t : in.tasks) {
@@ -172,7 +168,7 @@ void evaluate_row(const Model& model, const Tokenizer& tok, const Model* base,
     sum += row.acc.back();
   }
   if (!in.tasks.empty()) row.avg_acc = sum / double(in.tasks.size());
-  row.seconds["tasks"] = since(t_tasks);
+  row.seconds["tasks"] = seconds_since(t_tasks);
   if (base != nullptr && !in.kld_text.empty()) {
     const auto t_kld = Clock::now();
     PplOptions ko = po;
@@ -180,7 +176,7 @@ void evaluate_row(const Model& model, const Tokenizer& tok, const Model* base,
     const KldResult k = kl_divergence(*base, model, tok, in.kld_text, ko);
     row.kld_mean = k.mean_kld;
     row.top1_agreement = k.top1_agreement;
-    row.seconds["kld"] = since(t_kld);
+    row.seconds["kld"] = seconds_since(t_kld);
   }
 }
 
@@ -237,7 +233,7 @@ ResultRow original_row(const CompareRequest& r, const CompareInputs& in, const M
     row.file_bpw = double(row.file_bytes) * 8 / double(linear_params + other_params);
     const auto t0 = Clock::now();
     evaluate_row(*fp.model, *fp.tok, nullptr, r, in, row);
-    row.seconds["total"] = since(t0);
+    row.seconds["total"] = seconds_since(t0);
     row.settings = settings;
     save_row(row_path, row, cache);
   }

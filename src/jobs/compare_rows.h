@@ -21,6 +21,7 @@ struct CompareInputs {
   std::vector<AllocatorKind> allocators;  // unique, in the order given
   std::vector<double> targets;            // ascending, unique
   std::vector<int> levels;                // ascending, unique
+  std::vector<StorageFormat> formats;     // each level's integer grid
   std::vector<std::string> texts;         // per data file
   std::vector<Task> tasks;
   std::string kld_file, kld_text;

@@ -75,9 +75,7 @@ std::vector<StorageFormat> output_formats(const LayerFormats& lf, bool gguf,
       out.push_back(f);
       continue;
     }
-    const auto it = map.find(lf.bits[l]);
-    if (it == map.end()) fail("--gguf-types: no ggml type for ", lf.bits[l], "-bit layers");
-    out.push_back(StorageFormat::ggml(it->second));
+    out.push_back(ggml_format_for_bits(map, lf.bits[l]));
   }
   return out;
 }

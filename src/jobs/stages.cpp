@@ -150,12 +150,14 @@ std::vector<StorageFormat> level_formats(const std::vector<int>& levels, bool gg
   }
   const GgmlTypeMap map = parse_ggml_type_map(gguf_types);
   std::vector<StorageFormat> f;
-  for (int b : levels) {
-    const auto it = map.find(b);
-    if (it == map.end()) fail("--gguf-types: no ggml type for ", b, "-bit layers");
-    f.push_back(StorageFormat::ggml(it->second));
-  }
+  for (int b : levels) f.push_back(ggml_format_for_bits(map, b));
   return f;
+}
+
+StorageFormat ggml_format_for_bits(const GgmlTypeMap& map, int bits) {
+  const auto it = map.find(bits);
+  if (it == map.end()) fail("--gguf-types: no ggml type for ", bits, "-bit layers");
+  return StorageFormat::ggml(it->second);
 }
 
 static Diagnostics rescored(const Diagnostics& diag, const Rescore& r) {

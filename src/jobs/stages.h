@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eval/calibration.h"
+#include "format/ggml_policy.h"
 #include "format/storage_format.h"
 #include "jobs/artifact.h"
 #include "lieq/diagnose.h"
@@ -82,6 +83,9 @@ struct PlanRequest {
 std::vector<StorageFormat> level_formats(const std::vector<int>& levels, bool gguf,
                                          const std::string& gguf_types, int group_size,
                                          bool symmetric);
+// The ggml format a type map gives `bits`-bit layers (Error naming
+// --gguf-types when it has none).
+StorageFormat ggml_format_for_bits(const GgmlTypeMap& map, int bits);
 // Sorted, duplicates removed.
 std::vector<int> sorted_levels(std::vector<int> levels);
 // Allocates (measuring first for the measured allocator). diag_path: where
