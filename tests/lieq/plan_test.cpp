@@ -212,6 +212,14 @@ TEST(Plan, OlderPlanFilesWithoutFormatsStillRead) {
   j["layers"][1]["bits"] = 3;
   testing::write_bytes(tmp / "bad.json", j.dump());
   EXPECT_LIEQ_ERROR(read_plan(tmp / "bad.json"), "bad.json: layer 1", "3 bits is not one of the plan's levels");
+  // A "formats" list must name one format per level.
+  j = nlohmann::json::parse(testing::read_bytes(tmp / "gguf.json"));
+  j["formats"] = {"Q2_K"};
+  testing::write_bytes(tmp / "bad.json", j.dump());
+  EXPECT_LIEQ_ERROR(read_plan(tmp / "bad.json"), "bad.json", "1 level formats for 2 levels");
+  j["formats"] = {"Q2_K", "int4 g100 asym"};
+  testing::write_bytes(tmp / "bad.json", j.dump());
+  EXPECT_LIEQ_ERROR(read_plan(tmp / "bad.json"), "bad.json", "unknown storage format \"int4 g100 asym\"");
   // Levels out of order are refused where they are given.
   const Diagnostics d = toy_diagnostics(4);
   EXPECT_LIEQ_ERROR(make_plan(d, AllocatorKind::kLieq, 3.0, {4, 2}, grid_formats({4, 2}, 128, false)),

@@ -152,6 +152,20 @@ TEST(ResultsTable, RowJsonRoundTrip) {
               std::string::npos)
         << e.what();
   }
+  // Layer formats round-trip, and must be one per layer.
+  a.layer_formats.assign(a.layer_bits.size(), "int2 g128 asym");
+  EXPECT_EQ(row_from_json(row_to_json(a), "test").layer_formats, a.layer_formats);
+  bad = row_to_json(a);
+  bad["layer_formats"].push_back("Q4_K");
+  try {
+    row_from_json(bad, "rows/gptq-lieq-3.json");
+    ADD_FAILURE() << "accepted a row with more formats than layers";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rows/gptq-lieq-3.json: " + std::to_string(a.layer_bits.size() + 1) +
+                                         " layer formats for"),
+              std::string::npos)
+        << e.what();
+  }
   const nlohmann::json all = results_to_json(r);
   EXPECT_EQ(all["rows"].size(), 5u);
   EXPECT_TRUE(all["baseline"]["baseline"].get<bool>());
