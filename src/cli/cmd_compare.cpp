@@ -19,7 +19,7 @@ struct CompareArgs {
   std::vector<double> targets;
   std::vector<std::string> methods = {"rtn", "gptq"};
   std::vector<std::string> allocators = {"uniform", "lieq"};
-  std::vector<int> levels = {2, 4};
+  std::vector<std::string> levels = {"2", "4"};
   int group_size = 128;
   bool sym = false;
   double damp = 0.01;
@@ -48,7 +48,7 @@ jobs::CompareRequest compare_request(const CompareArgs& a) {
     if (!parse_allocator(s, &k)) fail("--allocators: unknown allocator \"", s, "\" (", allocator_names(), ")");
     r.allocators.push_back(k);
   }
-  r.levels = a.levels;
+  r.levels = jobs::level_widths(a.levels, "compare --levels");  // compare rows are integer grids
   r.group_size = a.group_size;
   r.symmetric = a.sym;
   r.damp = a.damp;

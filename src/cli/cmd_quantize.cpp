@@ -52,7 +52,7 @@ jobs::QuantizeRequest quantize_request(const QuantizeArgs& a) {
   r.gptq.act_order = a.act_order;
   r.mse_clip = a.mse_clip;
   r.plan_file = a.plan_file;
-  if (a.plan_file.empty() && a.plan.target_bpw > 0) {
+  if (a.plan_file.empty() && (a.plan.target_bpw > 0 || !a.plan.target_size.empty())) {
     DiagnoseArgs da;
     da.model = a.model;
     da.calib = a.diag_calib;
@@ -62,6 +62,11 @@ jobs::QuantizeRequest quantize_request(const QuantizeArgs& a) {
     pa.calib = da.calib;
     pa.gguf = jobs::is_gguf_path(a.out);
     pa.gguf_types = a.gguf_types;
+    pa.embed_type = a.embed_type;
+    pa.output_type = a.output_type;
+    pa.method = a.method;
+    check(a.plan.target_size.empty() || pa.gguf,
+          "quantize: --target-size needs a .gguf output (it counts a GGUF file's bytes)");
     r.one_shot = jobs::OneShotRequest{diagnose_request(da), plan_request(pa)};
     r.on_plan = [](const Plan& p) { print_plan(p, std::cerr); };
   }
@@ -86,6 +91,7 @@ int run_quantize(const QuantizeArgs& a) {
     print_json(j);
     return 0;
   }
+  for (const std::string& f : rep.fallbacks) std::fprintf(stderr, "fallback: %s\n", f.c_str());
   std::printf("%s -> %s: %s, %s\n", a.model.c_str(), a.out.c_str(), rep.method.c_str(), o.mode.c_str());
   std::printf("linear %.4f bpw, whole file %.4f bpw (%.2f MB), quantize %.1fs, total %.1fs\n",
               rep.linear_bpw(), rep.file_bpw(), double(rep.file_bytes) / 1e6, rep.seconds, o.total_seconds);
@@ -119,6 +125,8 @@ void add_quantize(CLI::App& app, Action& action) {
                                  "One shot: diagnose, allocate to this linear-layer bpw, quantize");
   sub->add_option("--allocator", args->plan.allocator, "One shot: lieq | uniform | positional | lim | zd | measured")
       ->capture_default_str();
+  add_target_size_flag(sub, args->plan);
+  sub->get_option("--target-size")->excludes(target)->excludes(bits)->excludes(plan);
   add_levels_flag(sub, args->plan.levels);
   add_diag_calib_flags(sub, args->diag_calib);
   sub->add_option("--eval-data", args->eval_data, "Text file(s) for perplexity before and after (repeatable)");

@@ -22,8 +22,18 @@ void add_grid_flags(CLI::App* sub, int& group_size, bool& symmetric) {
   sub->add_flag("--sym", symmetric, "Symmetric integer grid (no zero points)");
 }
 
-void add_levels_flag(CLI::App* sub, std::vector<int>& levels) {
-  sub->add_option("--levels", levels, "Bit widths a layer may get")->delimiter(',')->capture_default_str();
+void add_levels_flag(CLI::App* sub, std::vector<std::string>& levels) {
+  sub->add_option("--levels", levels,
+                  "Formats a layer may get: bit widths (2,4), or for GGUF ggml type names "
+                  "(IQ2_XXS,IQ2_S,Q3_K,Q4_K)")
+      ->delimiter(',')
+      ->capture_default_str();
+}
+
+void add_target_size_flag(CLI::App* sub, PlanArgs& p) {
+  sub->add_option("--target-size", p.target_size,
+                  "GGUF: the whole file at or below this size (bytes, or with KB/MB/GB/KiB/MiB/GiB), "
+                  "embedding, head and tokenizer included");
 }
 
 void add_damp_flag(CLI::App* sub, double& damp) {
@@ -77,9 +87,11 @@ void print_diagnostics_table(const Diagnostics& d, std::ostream& os) {
 }
 
 void add_plan_flags(CLI::App* sub, PlanArgs& p) {
-  sub->add_option("--target-bpw", p.target_bpw,
-                  "Average bits per weight of the linear layers (scales and zeros included)")
-      ->required()->check(CLI::Range(1.0, 16.0));
+  auto* bpw = sub->add_option("--target-bpw", p.target_bpw,
+                              "Average bits per weight of the linear layers (scales and zeros included)")
+                  ->check(CLI::Range(1.0, 16.0));
+  add_target_size_flag(sub, p);
+  sub->get_option("--target-size")->excludes(bpw);
   add_levels_flag(sub, p.levels);
   sub->add_option("--allocator", p.allocator, "lieq | uniform | positional | lim | zd | measured")
       ->capture_default_str();
@@ -102,9 +114,19 @@ jobs::PlanRequest plan_request(const PlanArgs& a) {
   if (!parse_allocator(a.allocator, &r.allocator))
     fail("--allocator: unknown allocator \"", a.allocator, "\" (", allocator_names(), ")");
   r.target_bpw = a.target_bpw;
-  r.levels = jobs::sorted_levels(a.levels);
-  r.formats = jobs::level_formats(r.levels, a.gguf || !a.gguf_types.empty(), a.gguf_types, a.group_size,
-                                  a.symmetric);
+  check(a.target_bpw > 0 || !a.target_size.empty(), "plan: --target-bpw or --target-size is required");
+  if (!a.target_size.empty()) {
+    r.target_size = jobs::parse_size(a.target_size, "--target-size");
+    check(parse_ggml_type(a.embed_type, &r.embed_type), "--embed-type: unknown ggml type \"",
+          a.embed_type, "\"");
+    check(parse_ggml_type(a.output_type, &r.output_type), "--output-type: unknown ggml type \"",
+          a.output_type, "\"");
+    r.method = a.method;
+  }
+  const jobs::ResolvedLevels lv = jobs::resolve_levels(a.levels, a.gguf || !a.gguf_types.empty(),
+                                                       a.gguf_types, a.group_size, a.symmetric);
+  r.levels = lv.labels;
+  r.formats = lv.formats;
   r.rescore.normalisation = a.normalisation;
   r.rescore.weights = a.score_weights;
   check(a.teg.empty() || a.teg == "abs" || a.teg == "signed", "--score-teg: abs or signed");
@@ -121,6 +143,11 @@ void print_plan(const Plan& p, std::ostream& os) {
   os << buf;
   for (size_t k = 0; k < p.levels.size(); ++k)
     os << (k ? ", " : " ") << p.levels[k] << "=" << p.formats[k].name();
+  if (p.target_size > 0) {
+    std::snprintf(buf, sizeof buf, " (from a file size limit of %llu bytes)",
+                  (unsigned long long)p.target_size);
+    os << buf;
+  }
   os << "\nbits per layer:";
   for (int b : p.bits) os << " " << b;
   if (p.other_known())

@@ -20,7 +20,7 @@ void add_calib_flags(CLI::App* sub, CalibArgs& c, bool required = true);
 
 // Flags shared by several subcommands, each declared here once.
 void add_grid_flags(CLI::App* sub, int& group_size, bool& symmetric);  // --group-size, --sym
-void add_levels_flag(CLI::App* sub, std::vector<int>& levels);          // --levels
+void add_levels_flag(CLI::App* sub, std::vector<std::string>& levels);  // --levels
 void add_damp_flag(CLI::App* sub, double& damp);                        // --damp
 // --diag-samples, --diag-seqlen (defaults 32 x 512).
 void add_diag_calib_flags(CLI::App* sub, CalibArgs& c);
@@ -45,7 +45,9 @@ struct PlanArgs {
   std::vector<double> score_weights;
   std::string teg;  // "abs" or "signed"; empty: as stored
   double target_bpw = 0;
-  std::vector<int> levels = {2, 4};
+  std::string target_size;  // GGUF plans: whole-file limit ("1.5MB"); instead of target_bpw
+  std::string embed_type = "Q4_K", output_type = "Q6_K", method = "gptq";  // what the size counts
+  std::vector<std::string> levels = {"2", "4"};  // widths or ggml type names
   int group_size = 128;
   bool symmetric = false;
   CalibArgs calib;  // for the measured allocator (defaults: the diagnostics' model and calibration)
@@ -53,8 +55,10 @@ struct PlanArgs {
   bool gguf = false;
   std::string gguf_types;  // "2=Q2_K,3=IQ4_XS" over the default map
 };
-// --target-bpw, --levels, --allocator, --group-size, --sym, --measurements.
+// --target-bpw, --target-size, --levels, --allocator, --group-size, --sym, --measurements.
 void add_plan_flags(CLI::App* sub, PlanArgs& p);
+// --target-size (plan and one-shot quantize).
+void add_target_size_flag(CLI::App* sub, PlanArgs& p);
 jobs::PlanRequest plan_request(const PlanArgs& a);
 void print_plan(const Plan& p, std::ostream& os);
 

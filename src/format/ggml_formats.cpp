@@ -1,6 +1,7 @@
 // ggml formats: the traits table, row (de)quantization and GgmlBlockGrid. The
-// per-format work is in ggml_legacy.cpp, ggml_kquants.cpp, ggml_iq4.cpp and
-// the scale searches in ggml_search.cpp.
+// per-format work is in ggml_legacy.cpp, ggml_kquants.cpp, ggml_iq4.cpp, the
+// i-quants' ggml_iq1.cpp, ggml_iq2.cpp, ggml_iq3.cpp, and the scale searches
+// in ggml_search.cpp.
 #include "format/ggml_formats.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "format/ggml_impl.h"
+#include "format/ggml_iq_impl.h"
 #include "util/error.h"
 #include "util/half.h"
 
@@ -38,6 +40,16 @@ static_assert(sizeof(BlockQ6_K) == 210 && offsetof(BlockQ6_K, qh) == 128 &&
 static_assert(sizeof(BlockIQ4_NL) == 18 && offsetof(BlockIQ4_NL, qs) == 2);
 static_assert(sizeof(BlockIQ4_XS) == 136 && offsetof(BlockIQ4_XS, scales_h) == 2 &&
               offsetof(BlockIQ4_XS, scales_l) == 4 && offsetof(BlockIQ4_XS, qs) == 8);
+static_assert(sizeof(BlockIQ2_XXS) == 66 && offsetof(BlockIQ2_XXS, qs) == 2);
+static_assert(sizeof(BlockIQ2_XS) == 74 && offsetof(BlockIQ2_XS, scales) == 66);
+static_assert(sizeof(BlockIQ2_S) == 82 && offsetof(BlockIQ2_S, qh) == 66 &&
+              offsetof(BlockIQ2_S, scales) == 74);
+static_assert(sizeof(BlockIQ3_XXS) == 98 && offsetof(BlockIQ3_XXS, qs) == 2);
+static_assert(sizeof(BlockIQ3_S) == 110 && offsetof(BlockIQ3_S, qh) == 66 &&
+              offsetof(BlockIQ3_S, signs) == 74 && offsetof(BlockIQ3_S, scales) == 106);
+static_assert(sizeof(BlockIQ1_S) == 50 && offsetof(BlockIQ1_S, qh) == 34);
+static_assert(sizeof(BlockIQ1_M) == 56 && offsetof(BlockIQ1_M, qh) == 32 &&
+              offsetof(BlockIQ1_M, scales) == 48);
 }  // namespace ggml
 
 namespace ggml_detail {
@@ -56,9 +68,21 @@ const FormatImpl* format_impl(GgmlType type) {
     case GgmlType::Q6_K: return &kQ6_K;
     case GgmlType::IQ4_NL: return &kIQ4_NL;
     case GgmlType::IQ4_XS: return &kIQ4_XS;
-    case GgmlType::F32:
-    case GgmlType::F16:
-    case GgmlType::BF16: break;
+    default: break;
+  }
+  return nullptr;
+}
+
+const LatticeImpl* lattice_impl(GgmlType type) {
+  switch (type) {
+    case GgmlType::IQ2_XXS: return &kIQ2_XXS;
+    case GgmlType::IQ2_XS: return &kIQ2_XS;
+    case GgmlType::IQ2_S: return &kIQ2_S;
+    case GgmlType::IQ3_XXS: return &kIQ3_XXS;
+    case GgmlType::IQ3_S: return &kIQ3_S;
+    case GgmlType::IQ1_S: return &kIQ1_S;
+    case GgmlType::IQ1_M: return &kIQ1_M;
+    default: break;
   }
   return nullptr;
 }
@@ -125,6 +149,20 @@ void decode_row_blocks(const void* src, float* dst, int64_t n) {
     impl.decode(in + static_cast<size_t>(b) * t.type_size, dst + b * t.block_size);
 }
 
+template <GgmlType T>
+void encode_lattice_row(const float* src, void* dst, int64_t n, const float* importance) {
+  ggml_detail::lattice_impl(T)->encode_row(src, static_cast<uint8_t*>(dst), n, importance);
+}
+
+template <GgmlType T>
+void decode_lattice_row(const void* src, float* dst, int64_t n) {
+  const ggml_detail::LatticeImpl& impl = *ggml_detail::lattice_impl(T);
+  const size_t bytes = ggml_traits(T).type_size;
+  const auto* in = static_cast<const uint8_t*>(src);
+  for (int64_t b = 0; b < n / ggml::kQK_K; ++b)
+    impl.decode(in + static_cast<size_t>(b) * bytes, dst + b * ggml::kQK_K);
+}
+
 void encode_f32(const float* src, void* dst, int64_t n, const float*) {
   std::memcpy(dst, src, static_cast<size_t>(n) * 4);
 }
@@ -156,6 +194,12 @@ void decode_half(const void* src, float* dst, int64_t n) {
         encode_row_blocks<GgmlType::T>                                             \
   }
 
+#define LIEQ_GGML_LATTICE(T, STRUCT)                                                \
+  GgmlTypeTraits {                                                                   \
+    GgmlType::T, #T, ggml::kQK_K, sizeof(ggml::STRUCT), decode_lattice_row<GgmlType::T>, \
+        encode_lattice_row<GgmlType::T>                                              \
+  }
+
 // In ggml id order.
 const GgmlTypeTraits kTraits[] = {
     {GgmlType::F32, "F32", 1, 4, decode_f32, encode_f32},
@@ -170,12 +214,20 @@ const GgmlTypeTraits kTraits[] = {
     LIEQ_GGML_QUANT(Q4_K, ggml::kQK_K, BlockQ4_K),
     LIEQ_GGML_QUANT(Q5_K, ggml::kQK_K, BlockQ5_K),
     LIEQ_GGML_QUANT(Q6_K, ggml::kQK_K, BlockQ6_K),
+    LIEQ_GGML_LATTICE(IQ2_XXS, BlockIQ2_XXS),
+    LIEQ_GGML_LATTICE(IQ2_XS, BlockIQ2_XS),
+    LIEQ_GGML_LATTICE(IQ3_XXS, BlockIQ3_XXS),
+    LIEQ_GGML_LATTICE(IQ1_S, BlockIQ1_S),
     LIEQ_GGML_QUANT(IQ4_NL, ggml::kQK, BlockIQ4_NL),
+    LIEQ_GGML_LATTICE(IQ3_S, BlockIQ3_S),
+    LIEQ_GGML_LATTICE(IQ2_S, BlockIQ2_S),
     LIEQ_GGML_QUANT(IQ4_XS, ggml::kQK_K, BlockIQ4_XS),
+    LIEQ_GGML_LATTICE(IQ1_M, BlockIQ1_M),
     {GgmlType::BF16, "BF16", 1, 2, decode_half<bf16_to_f32>, encode_half<f32_to_bf16>},
 };
 
 #undef LIEQ_GGML_QUANT
+#undef LIEQ_GGML_LATTICE
 
 // Float types in GgmlBlockGrid: the code is the stored bit pattern.
 int32_t float_code(GgmlType t, float x) {
@@ -329,9 +381,22 @@ void ggml_quantize_rows(GgmlType type, const float* src, void* dst, int64_t rows
 GgmlBlockGrid::GgmlBlockGrid(GgmlType type)
     : traits_(&ggml_traits(type)),
       block_(traits_->type_size),
-      codes_(static_cast<size_t>(traits_->block_size)) {}
+      codes_(static_cast<size_t>(traits_->block_size)) {
+  lattice_ = ggml_detail::lattice_impl(type) != nullptr;
+  if (lattice_) values_.assign(static_cast<size_t>(traits_->block_size), 0.0f);
+}
 
 int64_t GgmlBlockGrid::sub_block_size() const {
+  switch (type()) {  // the i-quants' scale sub-blocks
+    case GgmlType::IQ2_XS:
+    case GgmlType::IQ2_S:
+    case GgmlType::IQ1_M: return 16;
+    case GgmlType::IQ2_XXS:
+    case GgmlType::IQ3_XXS:
+    case GgmlType::IQ3_S:
+    case GgmlType::IQ1_S: return 32;
+    default: break;
+  }
   const FormatImpl* impl = format_impl(type());
   return impl ? impl->sub_size : 1;
 }
@@ -344,6 +409,13 @@ void GgmlBlockGrid::fit(const float* x, const float* importance, int64_t n,
     for (int64_t i = 0; i < n; ++i)
       check(std::isfinite(importance[i]) && importance[i] >= 0.0f, "GgmlBlockGrid::fit: ",
             traits_->name, " importance[", i, "] is not a finite non-negative number");
+  }
+  if (lattice_) {
+    const ggml_detail::LatticeImpl& li = *ggml_detail::lattice_impl(type());
+    li.encode_row(x, block_.data(), n, importance);
+    li.decode(block_.data(), values_.data());
+    fitted_ = true;
+    return;
   }
   const FormatImpl* impl = format_impl(type());
   if (!impl) {
@@ -362,8 +434,20 @@ void GgmlBlockGrid::fit(const float* x, const float* importance, int64_t n,
   fitted_ = true;
 }
 
+void GgmlBlockGrid::quantize_group(int64_t i0, const float* x, const float* importance) {
+  check(fitted_, "GgmlBlockGrid: quantize_group before fit");
+  check(lattice_, "GgmlBlockGrid: quantize_group on ", traits_->name,
+        ", which has a code per element (use quantize_value)");
+  check(i0 >= 0 && i0 < block_size() && i0 % 8 == 0, "GgmlBlockGrid: group start ", i0,
+        " is not a multiple of 8 inside a block of ", block_size());
+  const ggml_detail::LatticeImpl& li = *ggml_detail::lattice_impl(type());
+  li.requantize_group(block_.data(), static_cast<int>(i0 / 8), x, importance);
+  li.decode(block_.data(), values_.data());
+}
+
 const GgmlSubGrid& GgmlBlockGrid::sub_grid(int64_t k) const {
   check(fitted_, "GgmlBlockGrid: sub_grid before fit");
+  check(!lattice_, "GgmlBlockGrid: ", traits_->name, " has no per-element sub-grids");
   check(k >= 0 && k < static_cast<int64_t>(subs_.size()), "GgmlBlockGrid: sub-block ", k,
         " out of range (", subs_.size(), " sub-blocks)");
   return subs_[static_cast<size_t>(k)];
@@ -373,6 +457,7 @@ float GgmlBlockGrid::quantize_value(int64_t i, float x) {
   check(fitted_, "GgmlBlockGrid: quantize_value before fit");
   check(i >= 0 && i < block_size(), "GgmlBlockGrid: index ", i, " out of block of ",
         block_size());
+  if (lattice_) return values_[static_cast<size_t>(i)];
   if (subs_.empty()) {
     codes_[0] = float_code(type(), x);
     return float_value(type(), codes_[0]);
@@ -386,12 +471,14 @@ float GgmlBlockGrid::value(int64_t i) const {
   check(fitted_, "GgmlBlockGrid: value before fit");
   check(i >= 0 && i < block_size(), "GgmlBlockGrid: index ", i, " out of block of ",
         block_size());
+  if (lattice_) return values_[static_cast<size_t>(i)];
   if (subs_.empty()) return float_value(type(), codes_[0]);
   return subs_[static_cast<size_t>(i / sub_block_size())].decode(codes_[static_cast<size_t>(i)]);
 }
 
 int32_t GgmlBlockGrid::code(int64_t i) const {
   check(fitted_, "GgmlBlockGrid: code before fit");
+  check(!lattice_, "GgmlBlockGrid: ", traits_->name, " has no code per element");
   check(i >= 0 && i < block_size(), "GgmlBlockGrid: index ", i, " out of block of ",
         block_size());
   return codes_[static_cast<size_t>(i)];
@@ -399,6 +486,10 @@ int32_t GgmlBlockGrid::code(int64_t i) const {
 
 void GgmlBlockGrid::emit(void* dst) const {
   check(fitted_, "GgmlBlockGrid: emit before fit");
+  if (lattice_) {
+    std::memcpy(dst, block_.data(), block_.size());
+    return;
+  }
   const FormatImpl* impl = format_impl(type());
   if (!impl) {
     const int32_t c = codes_[0];

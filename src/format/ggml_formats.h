@@ -43,8 +43,15 @@ enum class GgmlType : uint32_t {
   Q4_K = 12,
   Q5_K = 13,
   Q6_K = 14,
+  IQ2_XXS = 16,
+  IQ2_XS = 17,
+  IQ3_XXS = 18,
+  IQ1_S = 19,
   IQ4_NL = 20,
+  IQ3_S = 21,
+  IQ2_S = 22,
   IQ4_XS = 23,
+  IQ1_M = 29,
   BF16 = 30,
 };
 
@@ -122,6 +129,51 @@ struct BlockIQ4_XS {
   uint16_t scales_h;             // high 2 bits of ls of sub-block i at bits 2i
   uint8_t scales_l[kQK_K / 64];  // low 4 bits: sub-block i in scales_l[i / 2] >> 4 (i % 2)
   uint8_t qs[kQK_K / 2];         // per sub-block 16 bytes, as Q4_0
+};
+
+// The i-quants: 8 (IQ3: 4) values per code-book index (ggml_iq_grids.h),
+// sign bits per group of 8, scales per sub-block of 32 (IQ2_XS, IQ1_M: 16).
+// x = d * (0.5 + s) * 0.25 * grid[q] * sign (IQ2_XXS, s 4 bits per 32).
+struct BlockIQ2_XXS {
+  uint16_t d;
+  uint16_t qs[kQK_K / 8];  // per 32: 4 grid indices (8 bits) + 4x7 sign bits + 4-bit scale
+};
+// x = d * (0.5 + s) * 0.25 * grid[q] * sign, s 4 bits per 16, q 9 bits + 7 sign bits.
+struct BlockIQ2_XS {
+  uint16_t d;
+  uint16_t qs[kQK_K / 8];
+  uint8_t scales[kQK_K / 32];
+};
+// As IQ2_XS with 10-bit grid indices and 8 free sign bits per 8.
+struct BlockIQ2_S {
+  uint16_t d;
+  uint8_t qs[kQK_K / 4];  // low 8 bits of the indices, then the sign bytes
+  uint8_t qh[kQK_K / 32]; // high 2 bits of the indices
+  uint8_t scales[kQK_K / 32];
+};
+// x = d * (0.5 + s) * 0.5 * grid[q] * sign; 4-value grid entries.
+struct BlockIQ3_XXS {
+  uint16_t d;
+  uint8_t qs[3 * kQK_K / 8];  // 64 grid indices, then per 32: 4x7 sign bits + 4-bit scale
+};
+struct BlockIQ3_S {
+  uint16_t d;
+  uint8_t qs[kQK_K / 4];
+  uint8_t qh[kQK_K / 32];
+  uint8_t signs[kQK_K / 8];
+  uint8_t scales[kQK_K / 64];
+};
+// x = d * (2 s + 1) * (grid[q] + shift), grid values -1/0/1, shift +-1/8.
+struct BlockIQ1_S {
+  uint16_t d;
+  uint8_t qs[kQK_K / 8];
+  uint16_t qh[kQK_K / 32];  // per 32: 3 high index bits x4, 3-bit scale, shift sign
+};
+// No d field: its fp16 bits sit in the top nibbles of the four scale words.
+struct BlockIQ1_M {
+  uint8_t qs[kQK_K / 8];
+  uint8_t qh[kQK_K / 16];     // per 8: 3 high index bits + shift sign
+  uint8_t scales[kQK_K / 32]; // 3-bit scales per 16
 };
 
 // The IQ4 non-linear code book (ggml's kvalues_iq4nl).
@@ -232,14 +284,27 @@ class GgmlBlockGrid {
   void fit(const float* x, const float* importance, int64_t n, float row_mean_sq = -1.0f);
   bool fitted() const { return fitted_; }
 
-  // Gives element i (0 <= i < block_size) the code nearest to x; returns its value.
+  // Elements that share one code-book index: 8 for the i-quants (IQ1_S ...
+  // IQ3_S), else 1.
+  int64_t group_size() const { return lattice_ ? 8 : 1; }
+  // The i-quants: gives group i0 / 8 (elements i0 .. i0 + 7, i0 % 8 == 0) the
+  // code-book entry, signs (and, for IQ1_M, shift) nearest to x[0..8) in the
+  // importance-weighted sense (importance: null or [8]; null weights x^2),
+  // under the scales fit() stored; value() then gives the chosen values.
+  // fit() already gave every group ggml's codes for the fitted values.
+  void quantize_group(int64_t i0, const float* x, const float* importance);
+  // Gives element i (0 <= i < block_size) the code nearest to x; returns its
+  // value. For the i-quants it returns value(i): codes change per group only
+  // (quantize_group).
   float quantize_value(int64_t i, float x);
   // The decoded value of element i's current code, and the code itself (the
-  // stored value: 0..15 for Q4_K, -128..127 for Q8_0, raw bits for F16).
+  // stored value: 0..15 for Q4_K, -128..127 for Q8_0, raw bits for F16; an
+  // error for the i-quants, which have no code per element).
   float value(int64_t i) const;
   int32_t code(int64_t i) const;
 
-  // Sub-block k's grid (0 <= k < block_size / sub_block_size); needs fit().
+  // Sub-block k's grid (0 <= k < block_size / sub_block_size); needs fit();
+  // an error for the i-quants.
   const GgmlSubGrid& sub_grid(int64_t k) const;
 
   // Writes block_bytes() bytes.
@@ -247,7 +312,9 @@ class GgmlBlockGrid {
 
  private:
   const GgmlTypeTraits* traits_;
+  bool lattice_ = false;  // an i-quant: block_ holds the whole encoding, values_ its decoding
   bool fitted_ = false;
+  std::vector<float> values_;  // [block_size] i-quants only
   std::vector<uint8_t> block_;   // the fitted scales (code bits are packed by emit)
   std::vector<int32_t> codes_;   // [block_size]
   std::vector<GgmlSubGrid> subs_;

@@ -43,6 +43,13 @@ GgmlType ggml_row_type(GgmlType type, int64_t cols) {
   if (fits(type)) return type;
   GgmlType fb = GgmlType::F16;
   switch (type) {
+    case GgmlType::IQ1_S:
+    case GgmlType::IQ1_M:
+    case GgmlType::IQ2_XXS:
+    case GgmlType::IQ2_XS:
+    case GgmlType::IQ2_S:
+    case GgmlType::IQ3_XXS:
+    case GgmlType::IQ3_S:
     case GgmlType::Q2_K:
     case GgmlType::Q3_K:
     case GgmlType::IQ4_XS:

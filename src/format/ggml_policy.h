@@ -18,8 +18,9 @@ GgmlTypeMap default_ggml_type_map();
 GgmlTypeMap parse_ggml_type_map(const std::string& s);
 
 // The type llama.cpp's quantizer uses for `type` on rows of `cols` values
-// (K-quants and IQ4_XS need multiples of 256, the others of 32): the type
-// itself when it fits, else Q2_K/Q3_K/IQ4_XS -> IQ4_NL, Q4_K -> Q5_0,
+// (K-quants and i-quants need multiples of 256, the others of 32): the type
+// itself when it fits, else IQ1_S ... IQ3_S/Q2_K/Q3_K/IQ4_XS -> IQ4_NL (as
+// the February 2025 llama.cpp; the 2026 one takes Q4_0 for Q2_K/Q3_K), Q4_K -> Q5_0,
 // Q5_K -> Q5_1, Q6_K -> Q8_0, and F16 when that does not fit either.
 GgmlType ggml_row_type(GgmlType type, int64_t cols);
 

@@ -645,10 +645,14 @@ void GgufWriter::declare_tensor(const std::string& name, std::vector<int64_t> sh
   has_data_.push_back(false);
 }
 
-void GgufWriter::write_header(const std::filesystem::path& path) {
-  check(!header_written_, where(), ": write_header called twice");
-  const uint64_t align = alignment();
+uint64_t GgufWriter::file_size() const {
+  uint64_t data = 0;
+  for (const GgufTensorInfo& t : infos_) data += align_up(t.nbytes, alignment());
+  return header_bytes(nullptr).size() + data;
+}
 
+std::string GgufWriter::header_bytes(std::vector<uint64_t>* offsets) const {
+  const uint64_t align = alignment();
   std::string buf;
   buf.append(kMagic, 4);
   put<uint32_t>(buf, kWriteVersion);
@@ -660,16 +664,24 @@ void GgufWriter::write_header(const std::filesystem::path& path) {
     put_value(buf, value);
   }
   uint64_t offset = 0;
-  for (GgufTensorInfo& t : infos_) {
-    t.offset = offset;
-    offset += align_up(t.nbytes, align);
+  for (const GgufTensorInfo& t : infos_) {
+    if (offsets) offsets->push_back(offset);
     put_string(buf, t.name);
     put<uint32_t>(buf, static_cast<uint32_t>(t.shape.size()));
     for (int64_t d : t.shape) put<int64_t>(buf, d);
     put<uint32_t>(buf, static_cast<uint32_t>(t.type));
-    put<uint64_t>(buf, t.offset);
+    put<uint64_t>(buf, offset);
+    offset += align_up(t.nbytes, align);
   }
   buf.resize(static_cast<size_t>(align_up(buf.size(), align)), '\0');
+  return buf;
+}
+
+void GgufWriter::write_header(const std::filesystem::path& path) {
+  check(!header_written_, where(), ": write_header called twice");
+  std::vector<uint64_t> offsets;
+  const std::string buf = header_bytes(&offsets);
+  for (size_t i = 0; i < infos_.size(); ++i) infos_[i].offset = offsets[i];
 
   path_ = path;
   file_ = std::make_unique<AtomicFile>(path);

@@ -277,6 +277,10 @@ class GgufWriter {
   // Offsets are filled in by write_header().
   const std::vector<GgufTensorInfo>& tensors() const { return infos_; }
 
+  // Bytes of the file the current metadata and declarations make (header,
+  // alignment padding and tensor data), without writing anything.
+  uint64_t file_size() const;
+
   // Streaming: opens the temp file and writes everything before the tensor
   // data (offsets computed from the current alignment).
   void write_header(const std::filesystem::path& path);
@@ -292,6 +296,8 @@ class GgufWriter {
 
  private:
   std::string where() const;
+  // Everything before the tensor data; offsets (nullable) gets each tensor's.
+  std::string header_bytes(std::vector<uint64_t>* offsets) const;
   void add_info(const std::string& name, std::vector<int64_t> shape, GgmlType type);
   void flush_held();
   void write_padding(uint64_t n);

@@ -1,11 +1,14 @@
 #include "jobs/stages.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <exception>
 
 #include "format/ggml_policy.h"
 #include "lieq/metrics.h"
 #include "model/reader.h"
+#include "pipeline/gguf_export.h"
 #include "pipeline/measure.h"
 #include "report/svg_chart.h"
 #include "tokenizer/tokenizer.h"
@@ -154,6 +157,61 @@ std::vector<StorageFormat> level_formats(const std::vector<int>& levels, bool gg
   return f;
 }
 
+static bool level_width(const std::string& e, int* bits) {
+  if (e.empty() || e.size() > 3) return false;
+  for (char c : e)
+    if (c < '0' || c > '9') return false;
+  *bits = std::stoi(e);
+  return true;
+}
+
+std::vector<int> level_widths(const std::vector<std::string>& entries, const char* flag) {
+  std::vector<int> w;
+  for (const std::string& e : entries) {
+    int b = 0;
+    if (!level_width(e, &b))
+      fail(flag, ": \"", e, "\" is not a bit width (type names need a GGUF plan: lieq plan --gguf)");
+    w.push_back(b);
+  }
+  return w;
+}
+
+ResolvedLevels resolve_levels(const std::vector<std::string>& entries, bool gguf,
+                              const std::string& gguf_types, int group_size, bool symmetric) {
+  check(!entries.empty(), "--levels: at least one level");
+  ResolvedLevels r;
+  for (const std::string& e : entries) {
+    int b = 0;
+    if (!level_width(e, &b)) r.named = true;
+  }
+  if (!r.named) {
+    r.gguf = gguf;
+    r.labels = sorted_levels(level_widths(entries, "--levels"));
+    r.formats = level_formats(r.labels, gguf, gguf_types, group_size, symmetric);
+    return r;
+  }
+  const GgmlTypeMap map = parse_ggml_type_map(gguf_types);
+  std::vector<StorageFormat> f;
+  for (const std::string& e : entries) {
+    int b = 0;
+    GgmlType t;
+    if (level_width(e, &b))
+      f.push_back(ggml_format_for_bits(map, b));
+    else if (parse_ggml_type(e, &t))
+      f.push_back(StorageFormat::ggml(t));
+    else
+      fail("--levels: \"", e, "\" is neither a bit width nor a ggml type name (e.g. IQ2_XXS, Q4_K)");
+  }
+  std::stable_sort(f.begin(), f.end(), [](const StorageFormat& a, const StorageFormat& b) {
+    return ggml_bits_per_weight(a.ggml_type()) < ggml_bits_per_weight(b.ggml_type());
+  });
+  for (const StorageFormat& x : f)
+    if (r.formats.empty() || !(r.formats.back() == x)) r.formats.push_back(x);
+  for (size_t k = 0; k < r.formats.size(); ++k) r.labels.push_back(int(k) + 1);
+  r.gguf = true;
+  return r;
+}
+
 StorageFormat ggml_format_for_bits(const GgmlTypeMap& map, int bits) {
   const auto it = map.find(bits);
   if (it == map.end()) fail("--gguf-types: no ggml type for ", bits, "-bit layers");
@@ -173,9 +231,69 @@ static Diagnostics rescored(const Diagnostics& diag, const Rescore& r) {
   return d;
 }
 
-Plan run_plan(const Diagnostics& diag, const PlanRequest& r, const fs::path& diag_path,
+uint64_t parse_size(const std::string& s, const char* flag) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = s.substr(used);
+  unit.erase(0, unit.find_first_not_of(' '));
+  for (char& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1},           {"B", 1},          {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
+      {"KIB", 1024.0},   {"MIB", 1048576.0}, {"GIB", 1073741824.0}};
+  for (const auto& [name, mult] : kUnits)
+    if (used > 0 && unit == name && v > 0 && v * mult < 1e15) return uint64_t(v * mult);
+  fail(flag, ": \"", s, "\" is not a size (bytes, or a number with B, KB, MB, GB, KiB, MiB, GiB)");
+}
+
+static GgufExportOptions size_options(const PlanRequest& r) {
+  GgufExportOptions o;
+  o.embed_type = r.embed_type;
+  o.output_type = r.output_type;
+  return o;
+}
+
+double target_bpw_for_size(const Diagnostics& d, const PlanRequest& r, uint64_t* fixed_bytes) {
+  check(!r.formats.empty() && r.formats[0].is_ggml(),
+        "--target-size: a GGUF plan (ggml levels) is needed; the size counts a GGUF file");
+  const ModelReader reader(d.model_path);
+  const Tokenizer tok = Tokenizer::load(d.model_path);
+  const std::vector<StorageFormat> lowest(size_t(reader.config().n_layers), r.formats[0]);
+  const uint64_t at_lowest = gguf_file_bytes(reader, tok, size_options(r), lowest, r.method);
+  int64_t linear_bits = 0, linear_params = 0, n_linear = 0;
+  for (const LayerShapes& l : d.layer_shapes)
+    for (const auto& [rows, cols] : l.linears) {
+      linear_bits += r.formats[0].storage_bits(rows, cols);
+      linear_params += rows * cols;
+      ++n_linear;
+    }
+  // Every tensor's data is padded to 32 bytes; reserve the worst case.
+  const uint64_t fixed = at_lowest - uint64_t(linear_bits / 8) + uint64_t(32 * n_linear);
+  if (fixed_bytes) *fixed_bytes = fixed;
+  check(r.target_size > at_lowest, "--target-size: ", r.target_size,
+        " bytes is below the smallest file of these levels: ", at_lowest, " bytes (every layer at ",
+        r.formats[0].name(), ", embedding ", ggml_type_name(r.embed_type), ", head ",
+        ggml_type_name(r.output_type), ")");
+  return double(int64_t(r.target_size - fixed) * 8) / double(linear_params);
+}
+
+static void check_plan_size(const Plan& p, const Diagnostics& d, const PlanRequest& r) {
+  const ModelReader reader(d.model_path);
+  const Tokenizer tok = Tokenizer::load(d.model_path);
+  const uint64_t bytes = gguf_file_bytes(reader, tok, size_options(r), p.layer_formats, r.method);
+  check(bytes <= r.target_size, "--target-size: the plan's file would be ", bytes,
+        " bytes, over the limit of ", r.target_size, " (internal error: the budget missed)");
+}
+
+Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& diag_path,
               const ArtifactCache& cache) {
+  PlanRequest r = req;
   const Diagnostics d = rescored(diag, r.rescore);
+  if (r.target_size > 0) r.target_bpw = target_bpw_for_size(d, r, nullptr);
   Measurements m;
   if (r.allocator == AllocatorKind::kMeasured) {
     CalibRequest calib = r.measure.calib;
@@ -184,8 +302,13 @@ Plan run_plan(const Diagnostics& diag, const PlanRequest& r, const fs::path& dia
         r.measure.model.empty() ? d.model_path : r.measure.model, calib, r.formats,
         r.measure.path.empty() ? measurements_path_for(diag_path) : r.measure.path, cache);
   }
-  return make_plan(d, r.allocator, r.target_bpw, r.levels, r.formats,
-                   r.allocator == AllocatorKind::kMeasured ? &m : nullptr);
+  Plan p = make_plan(d, r.allocator, r.target_bpw, r.levels, r.formats,
+                     r.allocator == AllocatorKind::kMeasured ? &m : nullptr);
+  if (r.target_size > 0) {
+    check_plan_size(p, d, r);
+    p.target_size = r.target_size;
+  }
+  return p;
 }
 
 PlannedModel diagnose_and_plan(const DiagnoseRequest& diagnose, const PlanRequest& plan,

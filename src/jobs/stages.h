@@ -77,7 +77,21 @@ struct PlanRequest {
   std::vector<StorageFormat> formats;  // the storage format of each level
   Rescore rescore;
   MeasureRequest measure;  // the measured allocator's
+  // A GGUF plan's whole-file size limit in bytes (0: use target_bpw): the
+  // linear layers' budget is what remains of it after the header, tokenizer,
+  // norms, embedding and head at embed_type / output_type, so that the file
+  // quantize writes for the plan is at most this size (checked exactly).
+  uint64_t target_size = 0;
+  GgmlType embed_type = GgmlType::Q4_K, output_type = GgmlType::Q6_K;
+  std::string method = "gptq";  // lieq.method in the file (a few bytes of it)
 };
+// "1500000", "1.5MB", "700 MiB", "2GB" -> bytes (MB = 1e6, MiB = 2^20);
+// Error naming `flag` otherwise.
+uint64_t parse_size(const std::string& s, const char* flag);
+// The linear-layer bits-per-weight target that makes r.target_size hold for
+// the diagnosed model (d.model_path), and the bytes outside the linear
+// layers (with alignment slack) it assumed.
+double target_bpw_for_size(const Diagnostics& d, const PlanRequest& r, uint64_t* fixed_bytes);
 // The levels' formats: integer grids of group_size/symmetric, or (gguf) the
 // ggml types a type map gives the widths ("2=Q2_K,3=IQ4_XS" over the default).
 std::vector<StorageFormat> level_formats(const std::vector<int>& levels, bool gguf,
@@ -88,6 +102,21 @@ std::vector<StorageFormat> level_formats(const std::vector<int>& levels, bool gg
 StorageFormat ggml_format_for_bits(const GgmlTypeMap& map, int bits);
 // Sorted, duplicates removed.
 std::vector<int> sorted_levels(std::vector<int> levels);
+// --levels as typed: each entry a bit width ("2": an integer grid, or with
+// gguf the type map's type) or a ggml type name ("IQ2_XXS", "q4_k"), which
+// makes the plan a GGUF plan. With names, the levels are sorted by their
+// bits per weight and labelled 1..K (labels are then ranks, not widths);
+// without, the labels are the sorted widths, as before. Errors name --levels.
+struct ResolvedLevels {
+  std::vector<int> labels;
+  std::vector<StorageFormat> formats;
+  bool gguf = false;
+  bool named = false;  // some entry was a type name
+};
+ResolvedLevels resolve_levels(const std::vector<std::string>& entries, bool gguf,
+                              const std::string& gguf_types, int group_size, bool symmetric);
+// The entries as bit widths; an Error naming `flag` for a type name.
+std::vector<int> level_widths(const std::vector<std::string>& entries, const char* flag);
 // Allocates (measuring first for the measured allocator). diag_path: where
 // the diagnostics live (measurements default beside them).
 Plan run_plan(const Diagnostics& d, const PlanRequest& r, const std::filesystem::path& diag_path,

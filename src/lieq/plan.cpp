@@ -236,6 +236,7 @@ nlohmann::json plan_to_json(const Plan& p) {
   j["model"] = {{"path", p.model_path}, {"architecture", p.architecture}, {"num_layers", p.n_layers}};
   j["allocator"] = p.allocator;
   j["target_bpw"] = p.target_bpw;
+  if (p.target_size > 0) j["target_size"] = p.target_size;
   j["levels"] = p.levels;
   j["formats"] = json::array();
   for (const StorageFormat& f : p.formats) j["formats"].push_back(f.name());
@@ -271,6 +272,7 @@ Plan read_plan(const std::filesystem::path& path) {
     p.n_layers = j.at("model").at("num_layers").get<int64_t>();
     p.allocator = j.value("allocator", std::string("manual"));
     p.target_bpw = j.value("target_bpw", 0.0);
+    p.target_size = j.value("target_size", uint64_t{0});
     p.levels = j.value("levels", std::vector<int>{});
     p.formats = read_level_formats(j, p.levels, src);
     const json& layers = j.at("layers");

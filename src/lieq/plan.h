@@ -45,6 +45,7 @@ struct Plan {
   int64_t n_layers = 0;
   std::string allocator;
   double target_bpw = 0;
+  uint64_t target_size = 0;  // the whole-file limit in bytes it was made for (0: none)
   // The levels the allocator chose from: each one's label (the bit width a
   // user names with --levels 2,4) and storage format (int2 g128 asym, Q2_K).
   std::vector<int> levels;

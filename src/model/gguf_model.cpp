@@ -46,6 +46,20 @@ uint32_t gguf_file_type(GgmlType type) {
       return 30;
     case GgmlType::BF16:
       return 32;
+    case GgmlType::IQ2_XXS:
+      return 19;
+    case GgmlType::IQ2_XS:
+      return 20;
+    case GgmlType::IQ3_XXS:
+      return 23;
+    case GgmlType::IQ1_S:
+      return 24;
+    case GgmlType::IQ3_S:
+      return 26;
+    case GgmlType::IQ2_S:
+      return 28;
+    case GgmlType::IQ1_M:
+      return 31;
   }
   return 0;
 }

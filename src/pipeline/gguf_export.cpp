@@ -51,13 +51,89 @@ GgmlType dominant_type(const std::vector<GgmlType>& types) {
 
 }  // namespace
 
+// opt.tensor_types' type for a GGUF name, else `fallback`.
+static GgmlType gguf_type_for(const GgufExportOptions& opt, const std::string& gguf_name,
+                       GgmlType fallback) {
+  const auto it = opt.tensor_types.find(gguf_name);
+  return it != opt.tensor_types.end() ? it->second : fallback;
+}
+
+GgufLayout declare_gguf(GgufWriter& w, const ModelReader& reader, const Tokenizer& tok,
+                        const GgufExportOptions& opt,
+                        const std::vector<StorageFormat>& layer_formats,
+                        const std::string& method, std::vector<std::string>* fallbacks) {
+  const ModelConfig& c = reader.config();
+  std::vector<GgmlType> layer_types;
+  std::vector<std::string> type_names;
+  for (const StorageFormat& f : layer_formats) {
+    layer_types.push_back(f.ggml_type());
+    type_names.push_back(f.name());
+  }
+  write_gguf_hparams(w, c, opt.name.empty() ? reader.dir().filename().string() : opt.name,
+                     dominant_type(layer_types));
+  write_gguf_tokenizer(w, tok, c.vocab);
+  w.set("lieq.method", method);
+  w.set("lieq.layer_types", type_names);
+  for (const auto& [name, t] : opt.tensor_types) {
+    (void)t;
+    check(gguf_name_known(name, c), "gguf export: a type is given for \"", name,
+          "\", which the model does not have");
+  }
+  // A type after llama.cpp's row-length fallback, the change noted.
+  auto row_type = [&](const std::string& name, GgmlType asked, int64_t cols) {
+    const GgmlType t = ggml_row_type(asked, cols);
+    if (t != asked && fallbacks)
+      fallbacks->push_back(cat(name, ": ", ggml_type_name(asked), " -> ", ggml_type_name(t),
+                               " (rows of ", cols, " values, not a multiple of ",
+                               ggml_traits(asked).block_size, ")"));
+    return t;
+  };
+  // Declarations, in writing order.
+  const bool tied = c.tie_word_embeddings;
+  GgufLayout lay;
+  lay.embed_type = row_type(
+      kGgufEmbedding, gguf_type_for(opt, kGgufEmbedding, tied ? opt.output_type : opt.embed_type),
+      c.hidden);
+  lay.output_type = tied ? ggml_row_type(gguf_type_for(opt, kGgufOutput, opt.output_type), c.hidden)
+                         : row_type(kGgufOutput, gguf_type_for(opt, kGgufOutput, opt.output_type),
+                                    c.hidden);
+  auto declare = [&](const std::string& name, const std::vector<int64_t>& shape, GgmlType t) {
+    w.declare_tensor(name, ggml_shape(shape), t);
+  };
+  for (int l = 0; l < int(layer_formats.size()); ++l)
+    for (const RoleSpec& s : role_table()) {
+      if (!role_present(s.role, c)) continue;
+      const auto shape = role_shape(s.role, c);
+      const std::string name = gguf_layer_tensor_name(s.role, l);
+      declare(name, shape,
+              s.is_linear
+                  ? row_type(name, gguf_type_for(opt, name, layer_formats[size_t(l)].ggml_type()),
+                             shape[1])
+                  : GgmlType::F32);
+    }
+  declare(kGgufFinalNorm, {c.hidden}, GgmlType::F32);
+  declare(kGgufEmbedding, {c.vocab, c.hidden}, lay.embed_type);
+  if (!tied) declare(kGgufOutput, {c.vocab, c.hidden}, lay.output_type);
+  const std::vector<float> rope_factors = gguf_rope_freq_factors(c);
+  if (!rope_factors.empty()) declare(kGgufRopeFreqs, {int64_t(rope_factors.size())}, GgmlType::F32);
+  return lay;
+}
+
+uint64_t gguf_file_bytes(const ModelReader& reader, const Tokenizer& tok,
+                         const GgufExportOptions& opt,
+                         const std::vector<StorageFormat>& layer_formats,
+                         const std::string& method) {
+  GgufWriter w;
+  declare_gguf(w, reader, tok, opt, layer_formats, method, nullptr);
+  return w.file_size();
+}
+
 GgufSink::GgufSink(ModelReader& reader, const Tokenizer& tok, const GgufExportOptions& opt,
                    const Quantizer& q, fs::path out_path)
     : reader_(reader), tok_(tok), opt_(opt), q_(q), out_path_(std::move(out_path)) {}
 
 GgmlType GgufSink::type_for(const std::string& gguf_name, GgmlType fallback) const {
-  const auto it = opt_.tensor_types.find(gguf_name);
-  return it != opt_.tensor_types.end() ? it->second : fallback;
+  return gguf_type_for(opt_, gguf_name, fallback);
 }
 
 StorageFormat GgufSink::tensor_format(int layer, Role role,
@@ -67,45 +143,10 @@ StorageFormat GgufSink::tensor_format(int layer, Role role,
 }
 
 void GgufSink::begin(const std::vector<StorageFormat>& layer_formats, QuantizeReport& rep) {
-  const ModelConfig& c = reader_.config();
-  std::vector<GgmlType> layer_types;
-  std::vector<std::string> type_names;
-  for (const StorageFormat& f : layer_formats) {
-    layer_types.push_back(f.ggml_type());
-    type_names.push_back(f.name());
-  }
-  write_gguf_hparams(w_, c, opt_.name.empty() ? reader_.dir().filename().string() : opt_.name,
-                     dominant_type(layer_types));
-  write_gguf_tokenizer(w_, tok_, c.vocab);
-  w_.set("lieq.method", rep.method);
-  w_.set("lieq.layer_types", type_names);
-  for (const auto& [name, t] : opt_.tensor_types) {
-    (void)t;
-    check(gguf_name_known(name, c), "gguf export: a type is given for \"", name,
-          "\", which the model does not have");
-  }
-  // Declarations, in writing order.
-  const bool tied = c.tie_word_embeddings;
-  embed_type_ = ggml_row_type(type_for(kGgufEmbedding, tied ? opt_.output_type : opt_.embed_type),
-                              c.hidden);
-  output_type_ = ggml_row_type(type_for(kGgufOutput, opt_.output_type), c.hidden);
-  auto declare = [&](const std::string& name, const std::vector<int64_t>& shape, GgmlType t) {
-    w_.declare_tensor(name, ggml_shape(shape), t);
-  };
-  for (int l = 0; l < int(layer_formats.size()); ++l)
-    for (const RoleSpec& s : role_table()) {
-      if (!role_present(s.role, c)) continue;
-      const auto shape = role_shape(s.role, c);
-      declare(gguf_layer_tensor_name(s.role, l), shape,
-              s.is_linear
-                  ? tensor_format(l, s.role, layer_formats[size_t(l)]).ggml_row_type(shape[1])
-                  : GgmlType::F32);
-    }
-  declare(kGgufFinalNorm, {c.hidden}, GgmlType::F32);
-  declare(kGgufEmbedding, {c.vocab, c.hidden}, embed_type_);
-  if (!tied) declare(kGgufOutput, {c.vocab, c.hidden}, output_type_);
-  const std::vector<float> rope_factors = gguf_rope_freq_factors(c);
-  if (!rope_factors.empty()) declare(kGgufRopeFreqs, {int64_t(rope_factors.size())}, GgmlType::F32);
+  const GgufLayout lay =
+      declare_gguf(w_, reader_, tok_, opt_, layer_formats, rep.method, &rep.fallbacks);
+  embed_type_ = lay.embed_type;
+  output_type_ = lay.output_type;
   w_.write_header(out_path_);
 }
 

@@ -75,6 +75,24 @@ class GgufSink final : public LayerSink {
   GgmlType embed_type_ = GgmlType::F32, output_type_ = GgmlType::F32;  // after the row fallback
 };
 
+// The file's metadata and tensor declarations for these per-layer formats,
+// as GgufSink writes them (method: lieq.method). Returns the embedding's and
+// head's types after llama.cpp's row fallback; fallbacks (nullable) gets a
+// line per tensor whose type that fallback changed.
+struct GgufLayout {
+  GgmlType embed_type = GgmlType::F32, output_type = GgmlType::F32;
+};
+GgufLayout declare_gguf(GgufWriter& w, const ModelReader& reader, const Tokenizer& tok,
+                        const GgufExportOptions& opt,
+                        const std::vector<StorageFormat>& layer_formats,
+                        const std::string& method, std::vector<std::string>* fallbacks);
+// Bytes of the GGUF file export_gguf writes for these per-layer formats
+// (exact: the same header, padding and tensor sizes), without quantizing.
+uint64_t gguf_file_bytes(const ModelReader& reader, const Tokenizer& tok,
+                         const GgufExportOptions& opt,
+                         const std::vector<StorageFormat>& layer_formats,
+                         const std::string& method);
+
 // Quantizes reader's model into the GGUF file out_path. calib may be null for
 // RTN (then unweighted). The report's tensors include the embedding and output.
 QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const CalibSet* calib,

@@ -41,6 +41,7 @@ std::string report_json(const QuantizeReport& r) {
                       {"seqlen", r.calib_seqlen},
                       {"text_tokens", r.calib_text_tokens},
                       {"warning", r.calib_warning}};
+  j["fallbacks"] = r.fallbacks;
   j["layers"] = json::array();
   for (const auto& l : r.layers) {
     json e = {{"layer", l.layer},

@@ -54,6 +54,9 @@ struct QuantizeReport {
   }
   int64_t calib_samples = 0, calib_seqlen = 0, calib_text_tokens = 0;
   std::string calib_source, calib_warning;
+  // Tensors stored in another type than asked for (llama.cpp's row-length
+  // fallback): "blk.0.ffn_down.weight: IQ2_XS -> IQ4_NL (rows of 320 values)".
+  std::vector<std::string> fallbacks;
   double seconds = 0;
 };
 

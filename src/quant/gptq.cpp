@@ -427,6 +427,13 @@ class GgmlColumns {
         grid(tl, s).fit(buf_.data(), g_.importance + col, g_.block, g_.row_mean_sq[tl.s0 + s]);
       }
     }
+    const int64_t gs = grids_.empty() ? 1 : grids_[0].group_size();
+    if (gs > 1 && j % gs == 0) {  // an i-quant: one code-book entry per group of gs
+      for (int64_t s = 0; s < tl.st; ++s) {
+        current_values(tl, g_.wp, n, s, col, col + gs, buf_.data());
+        grid(tl, s).quantize_group(j, buf_.data(), g_.importance + col);
+      }
+    }
     const float* ti = tl.t + i * kTile;
     for (int64_t s = 0; s < kTile; ++s) {
       float es = 0.0f;

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The equal-size table against llama.cpp's own i-quant and K-quant files.
+#   bench/iquant_table.sh [MODEL]
+# For each llama.cpp type T: llama-quantize --imatrix (imatrix from
+# llama-imatrix on the calibration text) writes ref-T.gguf; lieq then writes
+# files with --target-size equal to that file's size (GPTQ; LieQ and
+# measured allocators, one type per layer, levels IQ1_M ... Q6_K), from one
+# `lieq diagnose` (the measured allocator's measurements are reused too). Every file
+# is measured by llama-perplexity (perplexity on each eval text, KL
+# divergence against the F32 file on the first), and the quantize times are
+# recorded. Prints a Markdown table; files and logs stay in $WORK.
+# Environment: LIEQ_BIN (build/lieq), LLAMA_BIN_DIR (llama.cpp build/bin),
+# CALIB (calibration text), TEXTS (eval texts, space-separated), CTX (256),
+# CHUNKS (llama-perplexity chunks, 0 = all), TYPES, ALLOCATORS (lieq measured),
+# WORK (default /tmp/iquant_table), THREADS (nproc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared="${LIEQ_SHARED:-../shared}"
+lieq="$(realpath "${LIEQ_BIN:-build/lieq}")"
+llama="${LLAMA_BIN_DIR:-/work/ext/llama.cpp-2026/build/bin}"
+model="${1:-$shared/models/tinylm-llama-12m}"
+calib="${CALIB:-$shared/data/calibration/tiny.utf8}"
+texts="${TEXTS:-$shared/data/gutenberg/adventures-of-sherlock-holmes.txt $shared/data/wikitext-2-raw/wiki.test.raw}"
+ctx="${CTX:-256}"
+chunks="${CHUNKS:-0}"
+types="${TYPES:-IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S Q2_K Q3_K_M Q4_K_M}"
+allocators="${ALLOCATORS:-lieq measured}"
+levels="${LEVELS:-IQ1_M,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,Q3_K,Q4_K,Q5_K,Q6_K}"
+work="${WORK:-/tmp/iquant_table}"
+threads="${THREADS:-$(nproc)}"
+mkdir -p "$work"
+[ -x "$llama/llama-quantize" ] || { echo "iquant_table: $llama/llama-quantize not found (LLAMA_BIN_DIR)" >&2; exit 1; }
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+chunk_arg=(); [ "$chunks" -gt 0 ] && chunk_arg=(--chunks "$chunks")
+ppl_of() { sed -n 's/.*Final estimate: PPL = *\([0-9.]*\) +\/- *\([0-9.]*\).*/\1 \2/p' "$1" | head -n 1; }
+kld_of() { sed -n 's/^Mean *KLD: *\([0-9.-]*\) ± *\([0-9.]*\).*/\1 \2/p' "$1" | head -n 1; }
+
+f32="$work/f32.gguf"
+[ -f "$f32" ] || LIEQ_QUIET=1 "$lieq" quantize "$model" --method rtn --bits 8 --gguf-types 8=F32 \
+  --embed-type F32 --output-type F32 -o "$f32" >"$work/f32.log" 2>&1
+imat="$work/imatrix.dat"
+[ -f "$imat" ] || "$llama/llama-imatrix" -m "$f32" -f "$calib" -c "$ctx" -t "$threads" -o "$imat" \
+  >"$work/imatrix.log" 2>&1
+first_text="${texts%% *}"
+[ -f "$work/f32.kld" ] || "$llama/llama-perplexity" -m "$f32" -f "$first_text" -c "$ctx" -t "$threads" \
+  "${chunk_arg[@]}" --kl-divergence-base "$work/f32.kld" >"$work/f32-kldbase.log" 2>&1
+
+diag="$work/diagnostics.json"
+[ -f "$diag" ] || LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" diagnose "$model" --calib "$calib" -o "$diag" \
+  >"$work/diagnose.log" 2>&1
+
+measure() {  # file label seconds
+  local f="$1" row="| $2 | $(stat -c %s "$1") | $3"
+  for t in $texts; do
+    "$llama/llama-perplexity" -m "$f" -f "$t" -c "$ctx" -t "$threads" "${chunk_arg[@]}" \
+      >"$f.$(basename "$t").log" 2>&1
+    read -r p e < <(ppl_of "$f.$(basename "$t").log")
+    row="$row | $p ± $e"
+  done
+  "$llama/llama-perplexity" -m "$f" -t "$threads" "${chunk_arg[@]}" --kl-divergence-base "$work/f32.kld" \
+    --kl-divergence >"$f.kld.log" 2>&1
+  read -r k ke < <(kld_of "$f.kld.log")
+  echo "$row | $k ± $ke |"
+}
+
+header="| file | bytes | quantize s"
+for t in $texts; do header="$header | ppl $(basename "$t")"; done
+echo "$header | KLD vs F32 |"
+echo "|---|---|---$(for t in $texts; do printf '|---'; done)|---|"
+measure "$f32" "F32" 0
+for T in $types; do
+  ref="$work/ref-$T.gguf"
+  t0=$(now)
+  "$llama/llama-quantize" --imatrix "$imat" "$f32" "$ref" "$T" "$threads" >"$ref.log" 2>&1
+  measure "$ref" "llama.cpp $T" "$(since "$t0")"
+  size=$(stat -c %s "$ref")
+  # lieq's RTN (llama.cpp's quantizer, weighted by lieq's own calibration) into
+  # exactly ref's tensor types: the quantize-time comparison on the same file.
+  out="$work/lieq-$T-rtn-same-types.gguf"
+  t0=$(now)
+  LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" quantize "$model" --method rtn --calib "$calib" \
+    --bits 4 --types-from "$ref" -o "$out" >"$out.log" 2>&1 &&
+    measure "$out" "lieq rtn, llama.cpp $T's types" "$(since "$t0")" ||
+    echo "| lieq rtn, $T types | failed: $(tail -n 1 "$out.log") |"
+  for a in $allocators; do
+    out="$work/lieq-$T-$a.gguf"
+    t0=$(now)
+    { LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" plan -d "$diag" --gguf --target-size "$size" \
+        --allocator "$a" --levels "$levels" -o "$out.plan.json" &&
+      LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" quantize "$model" --method gptq --calib "$calib" \
+        --plan "$out.plan.json" -o "$out"; } >"$out.log" 2>&1 ||
+      { echo "| lieq $a at $T size | failed: $(tail -n 1 "$out.log") |"; continue; }
+    measure "$out" "lieq gptq $a @ $T size" "$(since "$t0")"
+  done
+done

@@ -1,0 +1,105 @@
+// Levels by ggml type name and whole-file size targets for GGUF plans.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "../expect_error.h"
+#include "jobs/stages.h"
+#include "model/reader.h"
+#include "pipeline/gguf_export.h"
+#include "test_support.h"
+#include "tokenizer/tokenizer.h"
+
+namespace lieq {
+namespace {
+namespace fs = std::filesystem;
+
+TEST(PlanLevels, NamesMakeAGgufPlanSortedByBitsPerWeight) {
+  const jobs::ResolvedLevels r =
+      jobs::resolve_levels({"Q4_K", "iq2_xxs", "3", "IQ2_S"}, false, "", 128, false);
+  EXPECT_TRUE(r.gguf);
+  EXPECT_TRUE(r.named);
+  ASSERT_EQ(r.formats.size(), 4u);
+  EXPECT_EQ(r.formats[0].name(), "IQ2_XXS");
+  EXPECT_EQ(r.formats[1].name(), "IQ2_S");
+  EXPECT_EQ(r.formats[2].name(), "Q3_K");  // 3 through the default type map
+  EXPECT_EQ(r.formats[3].name(), "Q4_K");
+  EXPECT_EQ(r.labels, (std::vector<int>{1, 2, 3, 4}));
+  // Widths alone keep their meaning.
+  const jobs::ResolvedLevels w = jobs::resolve_levels({"4", "2"}, false, "", 64, true);
+  EXPECT_FALSE(w.gguf);
+  EXPECT_EQ(w.labels, (std::vector<int>{2, 4}));
+  EXPECT_EQ(w.formats[0].name(), "int2 g64 sym");
+  const jobs::ResolvedLevels g = jobs::resolve_levels({"2", "4"}, true, "2=IQ2_XS", 128, false);
+  EXPECT_EQ(g.formats[0].name(), "IQ2_XS");
+  EXPECT_LIEQ_ERROR(jobs::resolve_levels({"IQ9_Z"}, false, "", 128, false), "--levels");
+  EXPECT_LIEQ_ERROR(jobs::level_widths({"2", "Q4_K"}, "compare --levels"), "compare --levels");
+}
+
+TEST(PlanSize, ParsesBytesAndUnits) {
+  EXPECT_EQ(jobs::parse_size("1500000", "--target-size"), 1500000u);
+  EXPECT_EQ(jobs::parse_size("1.5MB", "--target-size"), 1500000u);
+  EXPECT_EQ(jobs::parse_size("2 MiB", "--target-size"), 2097152u);
+  EXPECT_EQ(jobs::parse_size("3gib", "--target-size"), 3221225472u);
+  EXPECT_EQ(jobs::parse_size("12KB", "--target-size"), 12000u);
+  for (const char* bad : {"", "MB", "-1MB", "1.5 parsecs", "0"})
+    EXPECT_LIEQ_ERROR(jobs::parse_size(bad, "--target-size"), "--target-size");
+}
+
+// A LieQ plan for tinylm under a file size: the file the plan describes is
+// at most that size and within one layer step of it.
+TEST(PlanSize, FileOfThePlanFitsTheLimit) {
+  const auto dir = testing::shared_model("tinylm-llama-12m");
+  LIEQ_REQUIRE_PATH(dir);
+  const ModelReader reader(dir);
+  const ModelConfig& c = reader.config();
+  Diagnostics d;
+  d.model_path = dir.string();
+  d.architecture = "LlamaForCausalLM";
+  d.n_layers = c.n_layers;
+  for (int l = 0; l < c.n_layers; ++l) {
+    LayerShapes s;
+    for (Role role : kLinearRoles) {
+      const auto shape = role_shape(role, c);
+      s.linears.push_back({shape[0], shape[1]});
+    }
+    d.layer_shapes.push_back(s);
+    LayerDiagnostics ld;
+    ld.layer = l;
+    ld.score = double((l * 5) % c.n_layers);
+    d.layers.push_back(ld);
+  }
+  jobs::PlanRequest r;
+  const jobs::ResolvedLevels lv = jobs::resolve_levels({"IQ2_XXS", "IQ2_S", "Q3_K", "Q4_K"}, true,
+                                                       "", 128, false);
+  r.levels = lv.labels;
+  r.formats = lv.formats;
+  const Tokenizer tok = Tokenizer::load(dir);
+  GgufExportOptions o;
+  const uint64_t smallest =
+      gguf_file_bytes(reader, tok, o, std::vector<StorageFormat>(size_t(c.n_layers), r.formats[0]),
+                      "gptq");
+  const uint64_t largest =
+      gguf_file_bytes(reader, tok, o, std::vector<StorageFormat>(size_t(c.n_layers), r.formats[3]),
+                      "gptq");
+  testing::TempDir tmp;
+  for (double f : {0.3, 0.6, 0.9}) {
+    r.target_size = smallest + uint64_t(f * double(largest - smallest));
+    const Plan p = jobs::run_plan(d, r, tmp / "diag.json", jobs::ArtifactCache());
+    const uint64_t bytes = gguf_file_bytes(reader, tok, o, p.layer_formats, "gptq");
+    EXPECT_LE(bytes, r.target_size);
+    // One layer from Q3_K to Q4_K is the largest step there is.
+    EXPECT_GT(bytes + (largest - smallest) / uint64_t(c.n_layers), r.target_size) << f;
+    EXPECT_EQ(p.target_size, r.target_size);
+  }
+  r.target_size = smallest - 1;
+  EXPECT_LIEQ_ERROR(jobs::run_plan(d, r, tmp / "diag.json", jobs::ArtifactCache()),
+                    "below the smallest file");
+  // Integer grids have no GGUF size.
+  r.formats = grid_formats({2, 4}, 128, false);
+  r.levels = {2, 4};
+  r.target_size = largest;
+  EXPECT_LIEQ_ERROR(jobs::run_plan(d, r, tmp / "diag.json", jobs::ArtifactCache()), "GGUF plan");
+}
+
+}  // namespace
+}  // namespace lieq
