@@ -318,6 +318,13 @@ void decode_iq1_s(const uint8_t* block, float* y) {
 }
 
 // ---------------------------------------------------------------- requantize
+// requantize_group at the block's stored scale dl = d (2 s + 1): each element
+// gets its nearest level scale * xx[l]; that pattern's code-book entry, or
+// when off the book ggml's neighbour search (group_index), is the candidate;
+// it replaces the stored entry only when its error sum w (x - y)^2 (double)
+// is strictly lower, so the block never gets worse and ties keep its bytes.
+// w is used as given (w > 0); null weighs x^2, as encode_row without
+// importance.
 
 // The weighted error of entry q in double: the incumbent and the search's
 // pick are compared exactly (the decoded values are scale * xx[l] exactly).

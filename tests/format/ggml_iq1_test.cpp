@@ -121,24 +121,31 @@ TEST(GgmlIq1Test, EncodingsAndDecodingsEqualGgmls) {
   }
 }
 
-// Equal values (all-zero and tied sub-blocks) order as glibc's qsort leaves
-// them: a block of bf16-like repeated values encodes the same twice and the
-// row encoder gives every block what the single-block call gives.
-TEST(GgmlIq1Test, TiedValuesEncodeDeterministically) {
-  std::vector<float> x(768), imp(768);
-  std::mt19937 rng(3);
-  std::normal_distribution<float> nd(0.0f, 0.02f);
-  for (float& v : x) v = std::round(nd(rng) * 128.0f) / 128.0f;  // few distinct values
-  for (size_t i = 0; i < imp.size(); ++i) imp[i] = 0.5f + static_cast<float>(i % 7);
-  for (GgmlType t : {GgmlType::IQ1_S, GgmlType::IQ1_M}) {
-    const size_t bytes = ggml_traits(t).type_size;
-    std::vector<uint8_t> row(3 * bytes), blk(bytes);
-    impl(t).encode_row(x.data(), row.data(), 768, imp.data());
-    for (int b = 0; b < 3; ++b) {
-      impl(t).encode_row(x.data() + 256 * b, blk.data(), 256, imp.data() + 256 * b);
-      EXPECT_EQ(hex(blk.data(), bytes), hex(row.data() + bytes * size_t(b), bytes))
-          << ggml_type_name(t) << " block " << b;
-    }
+// Ties: 15 rows of 256 values with 5 mantissa bits (many equal values per
+// sub-block) and heavy-tailed importance [256] (3 u^4). ggml sorts each
+// sub-block with qsort, leaving equal values in glibc's merge-sort order; the
+// prefix sums then round in that order. An unstable sort (std::sort) changes
+// 2 bytes of the IQ1_S encoding. Recorded as above (standard FNV-1a).
+TEST(GgmlIq1Test, TiedValuesEncodeAsGgml) {
+  TestRng r{12345u};
+  std::vector<float> x(15 * 256), imp(256);
+  for (float& v : x) {
+    int32_t acc = -(1 << 21);
+    for (int k = 0; k < 4; ++k) acc += static_cast<int32_t>(r.next() >> 12);
+    v = bits_to_f32(f32_to_bits(static_cast<float>(acc) * 0x1p-25f) & ~((1u << 18) - 1));
+  }
+  for (float& v : imp) {
+    const float u = static_cast<float>(r.next() >> 8) * 0x1p-24f;
+    v = 3.0f * u * u * u * u;
+  }
+  const struct {
+    GgmlType type;
+    uint64_t hash;
+  } want[] = {{GgmlType::IQ1_S, 0xefc8f99bf0d2ece1ull}, {GgmlType::IQ1_M, 0x24554cdeee41843bull}};
+  for (const auto& w : want) {
+    std::vector<uint8_t> q(15 * ggml_row_size(w.type, 256));
+    ggml_quantize_rows(w.type, x.data(), q.data(), 15, 256, imp.data());
+    EXPECT_EQ(fnv1a(q.data(), q.size()), w.hash) << ggml_type_name(w.type);
   }
 }
 
