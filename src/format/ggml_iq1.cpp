@@ -305,7 +305,7 @@ void decode_iq1_s(const uint8_t* block, float* y) {
   const float d = f16_to_f32(dh);
   const uint8_t* qs = block + kQsS;
   for (int ib = 0; ib < kN / kSubS; ++ib) {
-    const float dl = d * (2 * ((qh[ib] >> 12) & 7) + 1);
+    const float dl = d * static_cast<float>(2 * ((qh[ib] >> 12) & 7) + 1);
     const float delta = qh[ib] & 0x8000 ? -kD : kD;
     for (int l = 0; l < 4; ++l) {
       const int q = qs[l] | (((qh[ib] >> (3 * l)) & 7) << 8);
@@ -378,7 +378,7 @@ void requantize_group_iq1_s(uint8_t* block, int group, const float* x, const flo
   const int ib = group / 4, k = group % 4;
   std::memcpy(&dh, block, 2);
   std::memcpy(&qh, block + kQhS + 2 * ib, 2);
-  const float scale = f16_to_f32(dh) * (2 * ((qh >> 12) & 7) + 1);
+  const float scale = f16_to_f32(dh) * static_cast<float>(2 * ((qh >> 12) & 7) + 1);
   const float* xx = qh & 0x8000 ? kXm : kXp;
   float ww[8];
   group_weights(x, w, ww);
@@ -509,7 +509,7 @@ void iq1m_block_scale(const float* xbl, const float* qwl, float sigma2, const fl
       const int q = dst[2 * ib + k] + ((dst[kQhM + ib] << (8 - 4 * k)) & 0x700);
       for (int j = 0; j < 8; ++j) {
         const float wj = w[8 * k + j];
-        const float v = xx[level(q, j)] * (2 * l + 1);
+        const float v = xx[level(q, j)] * static_cast<float>(2 * l + 1);
         sumqx += wj * v * xb[8 * k + j];
         sumq2 += wj * v * v;
       }
@@ -570,8 +570,8 @@ void decode_iq1_m(const uint8_t* block, float* y) {
   const uint8_t* qs = block;
   const uint8_t* qh = block + kQhM;
   for (int ib = 0; ib < kN / 32; ++ib) {
-    const float dl1 = d * (2 * ((sc[ib / 2] >> (6 * (ib % 2) + 0)) & 0x7) + 1);
-    const float dl2 = d * (2 * ((sc[ib / 2] >> (6 * (ib % 2) + 3)) & 0x7) + 1);
+    const float dl1 = d * static_cast<float>(2 * ((sc[ib / 2] >> (6 * (ib % 2) + 0)) & 0x7) + 1);
+    const float dl2 = d * static_cast<float>(2 * ((sc[ib / 2] >> (6 * (ib % 2) + 3)) & 0x7) + 1);
     const int idx[4] = {qs[0] | ((qh[0] << 8) & 0x700), qs[1] | ((qh[0] << 4) & 0x700),
                         qs[2] | ((qh[1] << 8) & 0x700), qs[3] | ((qh[1] << 4) & 0x700)};
     const float delta[4] = {qh[0] & 0x08 ? -kD : kD, qh[0] & 0x80 ? -kD : kD,
@@ -594,7 +594,7 @@ void requantize_group_iq1_m(uint8_t* block, int group, const float* x, const flo
   uint16_t sc[4];
   const float d = f16_to_f32(iq1m_words(block, sc));
   const int sub = group / 2, k = group % 2;  // sub-block of 16, group in it
-  const float scale = d * (2 * ((sc[sub / 4] >> (3 * (sub % 4))) & 7) + 1);
+  const float scale = d * static_cast<float>(2 * ((sc[sub / 4] >> (3 * (sub % 4))) & 7) + 1);
   uint8_t& qh = block[kQhM + sub];
   const int nib = (qh >> (4 * k)) & 0xF;
   const int cur = block[group] | ((nib & 7) << 8);

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdio>
 #include <exception>
+#include <optional>
 
 #include "format/ggml_policy.h"
 #include "lieq/metrics.h"
@@ -257,11 +258,11 @@ static GgufExportOptions size_options(const PlanRequest& r) {
   return o;
 }
 
-double target_bpw_for_size(const Diagnostics& d, const PlanRequest& r, uint64_t* fixed_bytes) {
-  check(!r.formats.empty() && r.formats[0].is_ggml(),
-        "--target-size: a GGUF plan (ggml levels) is needed; the size counts a GGUF file");
-  const ModelReader reader(d.model_path);
-  const Tokenizer tok = Tokenizer::load(d.model_path);
+// The linear-layer bits-per-weight target that makes r.target_size hold for
+// the diagnosed model: what remains of the size after the file at the lowest
+// level less its linear bytes, with the worst-case alignment padding.
+static double target_bpw_for_size(const Diagnostics& d, const PlanRequest& r,
+                                  const ModelReader& reader, const Tokenizer& tok) {
   const std::vector<StorageFormat> lowest(size_t(reader.config().n_layers), r.formats[0]);
   const uint64_t at_lowest = gguf_file_bytes(reader, tok, size_options(r), lowest, r.method);
   int64_t linear_bits = 0, linear_params = 0, n_linear = 0;
@@ -273,7 +274,6 @@ double target_bpw_for_size(const Diagnostics& d, const PlanRequest& r, uint64_t*
     }
   // Every tensor's data is padded to 32 bytes; reserve the worst case.
   const uint64_t fixed = at_lowest - uint64_t(linear_bits / 8) + uint64_t(32 * n_linear);
-  if (fixed_bytes) *fixed_bytes = fixed;
   check(r.target_size > at_lowest, "--target-size: ", r.target_size,
         " bytes is below the smallest file of these levels: ", at_lowest, " bytes (every layer at ",
         r.formats[0].name(), ", embedding ", ggml_type_name(r.embed_type), ", head ",
@@ -281,9 +281,8 @@ double target_bpw_for_size(const Diagnostics& d, const PlanRequest& r, uint64_t*
   return double(int64_t(r.target_size - fixed) * 8) / double(linear_params);
 }
 
-static void check_plan_size(const Plan& p, const Diagnostics& d, const PlanRequest& r) {
-  const ModelReader reader(d.model_path);
-  const Tokenizer tok = Tokenizer::load(d.model_path);
+static void check_plan_size(const Plan& p, const PlanRequest& r, const ModelReader& reader,
+                            const Tokenizer& tok) {
   const uint64_t bytes = gguf_file_bytes(reader, tok, size_options(r), p.layer_formats, r.method);
   check(bytes <= r.target_size, "--target-size: the plan's file would be ", bytes,
         " bytes, over the limit of ", r.target_size, " (internal error: the budget missed)");
@@ -293,7 +292,17 @@ Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& d
               const ArtifactCache& cache) {
   PlanRequest r = req;
   const Diagnostics d = rescored(diag, r.rescore);
-  if (r.target_size > 0) r.target_bpw = target_bpw_for_size(d, r, nullptr);
+  // A size target: the model's shapes and tokenizer, read once for both the
+  // budget and the check of the plan's file.
+  std::optional<ModelReader> reader;
+  std::optional<Tokenizer> tok;
+  if (r.target_size > 0) {
+    check(!r.formats.empty() && r.formats[0].is_ggml(),
+          "--target-size: a GGUF plan (ggml levels) is needed; the size counts a GGUF file");
+    reader.emplace(d.model_path);
+    tok.emplace(Tokenizer::load(d.model_path));
+    r.target_bpw = target_bpw_for_size(d, r, *reader, *tok);
+  }
   Measurements m;
   if (r.allocator == AllocatorKind::kMeasured) {
     CalibRequest calib = r.measure.calib;
@@ -305,7 +314,7 @@ Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& d
   Plan p = make_plan(d, r.allocator, r.target_bpw, r.levels, r.formats,
                      r.allocator == AllocatorKind::kMeasured ? &m : nullptr);
   if (r.target_size > 0) {
-    check_plan_size(p, d, r);
+    check_plan_size(p, r, *reader, *tok);
     p.target_size = r.target_size;
   }
   return p;

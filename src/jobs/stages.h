@@ -88,10 +88,6 @@ struct PlanRequest {
 // "1500000", "1.5MB", "700 MiB", "2GB" -> bytes (MB = 1e6, MiB = 2^20);
 // Error naming `flag` otherwise.
 uint64_t parse_size(const std::string& s, const char* flag);
-// The linear-layer bits-per-weight target that makes r.target_size hold for
-// the diagnosed model (d.model_path), and the bytes outside the linear
-// layers (with alignment slack) it assumed.
-double target_bpw_for_size(const Diagnostics& d, const PlanRequest& r, uint64_t* fixed_bytes);
 // The levels' formats: integer grids of group_size/symmetric, or (gguf) the
 // ggml types a type map gives the widths ("2=Q2_K,3=IQ4_XS" over the default).
 std::vector<StorageFormat> level_formats(const std::vector<int>& levels, bool gguf,

@@ -413,6 +413,7 @@ class GgmlColumns {
       : g_(g),
         r0_(r0),
         grids_(static_cast<size_t>(r1 - r0), GgmlBlockGrid(g.type)),
+        group_(GgmlBlockGrid(g.type).group_size()),
         buf_(static_cast<size_t>(g.block)) {}
 
   void begin_tile(const SweepTile&) {}
@@ -427,10 +428,9 @@ class GgmlColumns {
         grid(tl, s).fit(buf_.data(), g_.importance + col, g_.block, g_.row_mean_sq[tl.s0 + s]);
       }
     }
-    const int64_t gs = grids_.empty() ? 1 : grids_[0].group_size();
-    if (gs > 1 && j % gs == 0) {  // an i-quant: one code-book entry per group of gs
+    if (group_ > 1 && j % group_ == 0) {  // an i-quant: one code-book entry per group
       for (int64_t s = 0; s < tl.st; ++s) {
-        current_values(tl, g_.wp, n, s, col, col + gs, buf_.data());
+        current_values(tl, g_.wp, n, s, col, col + group_, buf_.data());
         grid(tl, s).quantize_group(j, buf_.data(), g_.importance + col);
       }
     }
@@ -460,6 +460,7 @@ class GgmlColumns {
   const GgmlTarget& g_;
   int64_t r0_;
   std::vector<GgmlBlockGrid> grids_;  // [r1 - r0]
+  int64_t group_;                     // elements per code-book entry (8 for i-quants, else 1)
   std::vector<float> buf_;            // [block] a block's current values
 };
 

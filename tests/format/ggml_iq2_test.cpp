@@ -13,6 +13,7 @@
 
 #include "expect_error.h"
 #include "format/ggml_formats.h"
+#include "ggml_fixture.h"
 #include "format/ggml_iq_grids.h"
 #include "format/ggml_iq_impl.h"
 #include "format/ggml_iq_lattice.h"
@@ -21,60 +22,15 @@
 namespace lieq {
 namespace {
 
+using testing::decode;
+using testing::fnv1a;
+using testing::ggml_fixture;
+using testing::gaussish;
+using testing::hex;
+using testing::TestRng;
+
 using testing::error_message;
 using ::testing::HasSubstr;
-
-uint64_t fnv1a(const void* data, size_t n) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
-std::string hex(const uint8_t* p, size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s += digits[p[i] >> 4];
-    s += digits[p[i] & 15];
-  }
-  return s;
-}
-
-struct TestRng {
-  uint32_t s;
-  uint32_t next() {
-    s ^= s << 13;
-    s ^= s >> 17;
-    s ^= s << 5;
-    return s;
-  }
-};
-float gaussish(TestRng& r) {
-  int32_t acc = -(1 << 21);
-  for (int k = 0; k < 4; ++k) acc += static_cast<int32_t>(r.next() >> 12);
-  return static_cast<float>(acc) * 0x1p-21f;
-}
-
-// The fixture of ggml_formats_test.cpp (and of the reference harness): two
-// rows of 1024, sd ~0.018 with an x8 outlier every 61 values and a zero
-// sub-block at 512..543; importance [1024] in [0, 16) with zeros every 13.
-void ggml_fixture(std::vector<float>* x, std::vector<float>* imp) {
-  x->assign(2048, 0.0f);
-  imp->assign(1024, 0.0f);
-  TestRng r{0x9e3779b9u};
-  for (int i = 0; i < 2048; ++i) {
-    float v = gaussish(r) * 0x1p-4f;
-    if (i % 61 == 7) v *= 8.0f;
-    if (i >= 512 && i < 544) v = 0.0f;
-    (*x)[size_t(i)] = v;
-  }
-  for (int i = 0; i < 1024; ++i)
-    (*imp)[size_t(i)] = i % 13 == 5 ? 0.0f : static_cast<float>(r.next() >> 20) * 0x1p-8f;
-}
 
 // An odd number of rows: 3 rows of 512, sd ~0.014 with an x10 outlier every
 // 37 values; importance [512] in [0, 16) with zeros every 11.

@@ -87,7 +87,9 @@ INSTANTIATE_TEST_SUITE_P(Types, GgufIquant,
                          ::testing::Values(GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S,
                                            GgmlType::IQ3_XXS, GgmlType::IQ3_S, GgmlType::IQ1_S,
                                            GgmlType::IQ1_M),
-                         [](const auto& info) { return std::string(ggml_type_name(info.param)); });
+                         [](const auto& param_info) {
+                           return std::string(ggml_type_name(param_info.param));
+                         });
 
 TEST(GgufIquantPolicy, RowsOffTheSuperBlockFallBackToIq4Nl) {
   for (GgmlType t : {GgmlType::IQ1_S, GgmlType::IQ1_M, GgmlType::IQ2_XXS, GgmlType::IQ2_XS,
