@@ -4,14 +4,16 @@
 # For each llama.cpp type T: llama-quantize --imatrix (imatrix from
 # llama-imatrix on the calibration text) writes ref-T.gguf; lieq then writes
 # files with --target-size equal to that file's size (GPTQ; LieQ and
-# measured allocators, one type per layer, levels IQ1_M ... Q6_K), from one
-# `lieq diagnose` (the measured allocator's measurements are reused too). Every file
+# measured allocators, one type per layer and one per tensor group, levels
+# IQ1_M ... Q6_K), from one `lieq diagnose` (the measured allocator's
+# measurements are reused too). Every file
 # is measured by llama-perplexity (perplexity on each eval text, KL
 # divergence against the F32 file on the first), and the quantize times are
 # recorded. Prints a Markdown table; files and logs stay in $WORK.
 # Environment: LIEQ_BIN (build/lieq), LLAMA_BIN_DIR (llama.cpp build/bin),
 # CALIB (calibration text), TEXTS (eval texts, space-separated), CTX (256),
 # CHUNKS (llama-perplexity chunks, 0 = all), TYPES, ALLOCATORS (lieq measured),
+# GRANULARITIES (layer group), SAMPLES x SEQLEN (lieq's calibration, 32 x 256),
 # WORK (default /tmp/iquant_table), THREADS (nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,9 @@ ctx="${CTX:-256}"
 chunks="${CHUNKS:-0}"
 types="${TYPES:-IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S Q2_K Q3_K_M Q4_K_M}"
 allocators="${ALLOCATORS:-lieq measured}"
+granularities="${GRANULARITIES:-layer group}"
+samples="${SAMPLES:-32}"
+seqlen="${SEQLEN:-256}"
 levels="${LEVELS:-IQ1_M,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,Q3_K,Q4_K,Q5_K,Q6_K}"
 work="${WORK:-/tmp/iquant_table}"
 threads="${THREADS:-$(nproc)}"
@@ -40,7 +45,7 @@ kld_of() { sed -n 's/^Mean *KLD: *\([0-9.-]*\) ± *\([0-9.]*\).*/\1 \2/p' "$1" |
 f32="$work/f32.gguf"
 [ -f "$f32" ] || LIEQ_QUIET=1 "$lieq" quantize "$model" --method rtn --bits 8 --gguf-types 8=F32 \
   --embed-type F32 --output-type F32 -o "$f32" >"$work/f32.log" 2>&1
-imat="$work/imatrix.dat"
+imat="$work/imatrix.gguf"
 [ -f "$imat" ] || "$llama/llama-imatrix" -m "$f32" -f "$calib" -c "$ctx" -t "$threads" -o "$imat" \
   >"$work/imatrix.log" 2>&1
 first_text="${texts%% *}"
@@ -65,6 +70,7 @@ measure() {  # file label seconds
   echo "$row | $k ± $ke |"
 }
 
+rm -f "$work/bytes.txt"
 header="| file | bytes | quantize s"
 for t in $texts; do header="$header | ppl $(basename "$t")"; done
 echo "$header | KLD vs F32 |"
@@ -76,22 +82,33 @@ for T in $types; do
   "$llama/llama-quantize" --imatrix "$imat" "$f32" "$ref" "$T" "$threads" >"$ref.log" 2>&1
   measure "$ref" "llama.cpp $T" "$(since "$t0")"
   size=$(stat -c %s "$ref")
-  # lieq's RTN (llama.cpp's quantizer, weighted by lieq's own calibration) into
-  # exactly ref's tensor types: the quantize-time comparison on the same file.
-  out="$work/lieq-$T-rtn-same-types.gguf"
+  # lieq's RTN (llama.cpp's quantizer) weighted by the same imatrix file into
+  # exactly ref's tensor types: byte equality with llama-quantize's file
+  # (scripts/gguf_diff.py, in $work/bytes.txt) and the quantize time on the same file.
+  out="$work/lieq-$T-rtn-imatrix.gguf"
   t0=$(now)
-  LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" quantize "$model" --method rtn --calib "$calib" \
-    --bits 4 --types-from "$ref" -o "$out" >"$out.log" 2>&1 &&
-    measure "$out" "lieq rtn, llama.cpp $T's types" "$(since "$t0")" ||
+  if LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" quantize "$model" --method rtn --imatrix "$imat" \
+    --bits 4 --types-from "$ref" -o "$out" >"$out.log" 2>&1; then
+    secs="$(since "$t0")"
+    echo "$T: $(python3 scripts/gguf_diff.py "$ref" "$out" | tail -n 1)" >>"$work/bytes.txt"
+    measure "$out" "lieq rtn, llama.cpp's imatrix and $T's types" "$secs"
+  else
     echo "| lieq rtn, $T types | failed: $(tail -n 1 "$out.log") |"
+  fi
   for a in $allocators; do
-    out="$work/lieq-$T-$a.gguf"
-    t0=$(now)
-    { LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" plan -d "$diag" --gguf --target-size "$size" \
-        --allocator "$a" --levels "$levels" -o "$out.plan.json" &&
-      LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" quantize "$model" --method gptq --calib "$calib" \
-        --plan "$out.plan.json" -o "$out"; } >"$out.log" 2>&1 ||
-      { echo "| lieq $a at $T size | failed: $(tail -n 1 "$out.log") |"; continue; }
-    measure "$out" "lieq gptq $a @ $T size" "$(since "$t0")"
+    for g in $granularities; do
+      out="$work/lieq-$T-$a-$g.gguf"
+      t0=$(now)
+      { LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" plan -d "$diag" --gguf --target-size "$size" \
+          --allocator "$a" --granularity "$g" --levels "$levels" --samples "$samples" \
+          --seqlen "$seqlen" -o "$out.plan.json" &&
+        LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" quantize "$model" --method gptq --calib "$calib" \
+          --samples "$samples" --seqlen "$seqlen" --plan "$out.plan.json" -o "$out"; } >"$out.log" 2>&1 ||
+        { echo "| lieq $a $g at $T size | failed: $(tail -n 1 "$out.log") |"; continue; }
+      measure "$out" "lieq gptq $a per $g @ $T size" "$(since "$t0")"
+    done
   done
 done
+echo
+echo "Tensor bytes of lieq's RTN with llama.cpp's imatrix against llama-quantize's file:"
+cat "$work/bytes.txt"

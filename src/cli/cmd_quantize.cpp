@@ -32,7 +32,7 @@ struct QuantizeArgs {
   std::vector<std::string> eval_data;
   int64_t eval_windows = 0;
   // GGUF output.
-  std::string gguf_types, embed_type = "Q4_K", output_type = "Q6_K", types_from;
+  std::string gguf_types, embed_type = "Q4_K", output_type = "Q6_K", types_from, imatrix;
   bool no_imatrix = false;
 };
 
@@ -76,6 +76,7 @@ jobs::QuantizeRequest quantize_request(const QuantizeArgs& a) {
   r.output_type = type_option("--output-type", a.output_type);
   r.types_from = a.types_from;
   r.importance = !a.no_imatrix;
+  r.imatrix_file = a.imatrix;
   r.eval_data = a.eval_data;
   r.eval_windows = a.eval_windows;
   return r;
@@ -127,6 +128,7 @@ void add_quantize(CLI::App& app, Action& action) {
       ->capture_default_str();
   add_target_size_flag(sub, args->plan);
   sub->get_option("--target-size")->excludes(target)->excludes(bits)->excludes(plan);
+  add_granularity_flag(sub, args->plan);
   add_levels_flag(sub, args->plan.levels);
   add_diag_calib_flags(sub, args->diag_calib);
   sub->add_option("--eval-data", args->eval_data, "Text file(s) for perplexity before and after (repeatable)");
@@ -143,8 +145,12 @@ void add_quantize(CLI::App& app, Action& action) {
   sub->add_option("--types-from", args->types_from,
                   "GGUF output: take each tensor's type from this GGUF file of the same model "
                   "(e.g. one llama-quantize made), for comparisons at equal size");
-  sub->add_flag("--no-imatrix", args->no_imatrix,
+  auto* no_imat = sub->add_flag("--no-imatrix", args->no_imatrix,
                 "GGUF output, --method rtn or awq: do not weigh rounding by the calibration's mean x^2");
+  sub->add_option("--imatrix", args->imatrix,
+                  "GGUF output, --method rtn: weigh rounding by this llama-imatrix file (GGUF or "
+                  ".dat) instead of the calibration, as llama-quantize --imatrix does")
+      ->excludes(no_imat);
   plan->excludes(bits);
   target->excludes(bits);
   target->excludes(plan);

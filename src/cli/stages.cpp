@@ -36,6 +36,13 @@ void add_target_size_flag(CLI::App* sub, PlanArgs& p) {
                   "embedding, head and tokenizer included");
 }
 
+void add_granularity_flag(CLI::App* sub, PlanArgs& p) {
+  sub->add_option("--granularity", p.granularity,
+                  "layer: one format per decoder layer (the paper's); group: q/k/v, o, gate/up and "
+                  "down of each layer get their own")
+      ->capture_default_str();
+}
+
 void add_damp_flag(CLI::App* sub, double& damp) {
   sub->add_option("--damp", damp, "GPTQ damping, fraction of the mean Hessian diagonal")
       ->capture_default_str()
@@ -95,6 +102,7 @@ void add_plan_flags(CLI::App* sub, PlanArgs& p) {
   add_levels_flag(sub, p.levels);
   sub->add_option("--allocator", p.allocator, "lieq | uniform | positional | lim | zd | measured")
       ->capture_default_str();
+  add_granularity_flag(sub, p);
   add_grid_flags(sub, p.group_size, p.symmetric);
   sub->add_option("--score-normalisation", p.normalisation,
                   "Rescore the diagnostics first: minmax (METHOD.md) or rank");
@@ -113,6 +121,8 @@ jobs::PlanRequest plan_request(const PlanArgs& a) {
   jobs::PlanRequest r;
   if (!parse_allocator(a.allocator, &r.allocator))
     fail("--allocator: unknown allocator \"", a.allocator, "\" (", allocator_names(), ")");
+  if (!parse_granularity(a.granularity, &r.granularity))
+    fail("--granularity: \"", a.granularity, "\" is neither layer nor group");
   r.target_bpw = a.target_bpw;
   check(a.target_bpw > 0 || !a.target_size.empty(), "plan: --target-bpw or --target-size is required");
   if (!a.target_size.empty()) {
@@ -150,6 +160,10 @@ void print_plan(const Plan& p, std::ostream& os) {
   }
   os << "\nbits per layer:";
   for (int b : p.bits) os << " " << b;
+  if (p.per_group()) {
+    os << "\nper group (qkv/o/gate_up/down):";
+    for (const auto& g : p.group_bits) os << " " << g[0] << "/" << g[1] << "/" << g[2] << "/" << g[3];
+  }
   if (p.other_known())
     std::snprintf(buf, sizeof buf,
                   "\nlinear %.4f bpw (%lld params), whole file %.4f bpw, expected size %.2f MB\n",

@@ -40,6 +40,7 @@ void print_diagnostics_table(const Diagnostics& d, std::ostream& os);
 
 struct PlanArgs {
   std::string allocator = "lieq", measurements, model;
+  std::string granularity = "layer";  // one choice per layer or per tensor group
   // Rescoring of the diagnostics before allocation (empty: as stored).
   std::string normalisation;
   std::vector<double> score_weights;
@@ -59,6 +60,8 @@ struct PlanArgs {
 void add_plan_flags(CLI::App* sub, PlanArgs& p);
 // --target-size (plan and one-shot quantize).
 void add_target_size_flag(CLI::App* sub, PlanArgs& p);
+// --granularity layer|group (plan and one-shot quantize).
+void add_granularity_flag(CLI::App* sub, PlanArgs& p);
 jobs::PlanRequest plan_request(const PlanArgs& a);
 void print_plan(const Plan& p, std::ostream& os);
 

@@ -39,6 +39,7 @@ struct QuantizeRequest {
   GgmlType embed_type = GgmlType::Q4_K, output_type = GgmlType::Q6_K;
   std::string types_from;  // take every tensor's type from this GGUF file
   bool importance = true;  // RTN/AWQ into ggml types: weigh by the calibration's mean x^2
+  std::string imatrix_file;  // RTN into GGUF: llama-imatrix's file weighs the rounding instead
   // Perplexity before and after.
   std::vector<std::string> eval_data;
   int64_t eval_windows = 0;

@@ -98,14 +98,16 @@ std::string diagnostics_chart_svg(const Diagnostics& d) {
 
 // ---------------------------------------------------------------- measure
 
-json measure_settings(const std::string& model, const CalibRequest& calib) {
-  return {{"model", settings_path(model)}, {"calib", calib_settings(calib)}, {"method", "gptq"}};
+json measure_settings(const std::string& model, const CalibRequest& calib, Granularity g) {
+  json j = {{"model", settings_path(model)}, {"calib", calib_settings(calib)}, {"method", "gptq"}};
+  if (g != Granularity::kLayer) j["granularity"] = granularity_name(g);
+  return j;
 }
 
 Measurements measurements_cached(const std::string& model, const CalibRequest& calib,
-                                 const std::vector<StorageFormat>& formats, const fs::path& path,
-                                 const ArtifactCache& cache) {
-  const json settings = measure_settings(model, calib);
+                                 const std::vector<StorageFormat>& formats, Granularity g,
+                                 const fs::path& path, const ArtifactCache& cache) {
+  const json settings = measure_settings(model, calib, g);
   Measurements before;  // what the file holds under the same settings
   if (std::optional<json> j = cache.load(path, settings, "measurements")) {
     try {
@@ -124,15 +126,15 @@ Measurements measurements_cached(const std::string& model, const CalibRequest& c
   std::vector<StorageFormat> all = formats;
   for (const StorageFormat& f : before.levels)
     if (std::find(all.begin(), all.end(), f) == all.end()) all.push_back(f);
-  Measurements m = measure_layers(reader, set, all, qo);
+  Measurements m = measure_layers(reader, set, all, qo, g);
   cache.save(path, measurements_to_json(m), settings);
   cache.note()(cat("wrote ", path.string(), " (", m.seconds, "s)"));
   return m;
 }
 
-fs::path measurements_path_for(const fs::path& diag_path) {
+fs::path measurements_path_for(const fs::path& diag_path, Granularity g) {
   fs::path p(diag_path);
-  p.replace_extension(".measurements.json");
+  p.replace_extension(g == Granularity::kGroup ? ".group-measurements.json" : ".measurements.json");
   return p;
 }
 
@@ -251,11 +253,21 @@ uint64_t parse_size(const std::string& s, const char* flag) {
   fail(flag, ": \"", s, "\" is not a size (bytes, or a number with B, KB, MB, GB, KiB, MiB, GiB)");
 }
 
-static GgufExportOptions size_options(const PlanRequest& r) {
+static GgufExportOptions size_options(const PlanRequest& r, const Plan* p, const ModelConfig& c) {
   GgufExportOptions o;
   o.embed_type = r.embed_type;
   o.output_type = r.output_type;
+  if (p) o.tensor_types = plan_tensor_types(*p, c);
   return o;
+}
+
+std::map<std::string, GgmlType> plan_tensor_types(const Plan& p, const ModelConfig& c) {
+  std::map<std::string, GgmlType> t;
+  if (!p.per_group()) return t;
+  for (size_t l = 0; l < p.group_formats.size(); ++l)
+    for (Role role : kLinearRoles)
+      if (role_present(role, c)) t[gguf_layer_tensor_name(role, int(l))] = p.format_of(l, role).ggml_type();
+  return t;
 }
 
 // The linear-layer bits-per-weight target that makes r.target_size hold for
@@ -264,7 +276,7 @@ static GgufExportOptions size_options(const PlanRequest& r) {
 static double target_bpw_for_size(const Diagnostics& d, const PlanRequest& r,
                                   const ModelReader& reader, const Tokenizer& tok) {
   const std::vector<StorageFormat> lowest(size_t(reader.config().n_layers), r.formats[0]);
-  const uint64_t at_lowest = gguf_file_bytes(reader, tok, size_options(r), lowest, r.method);
+  const uint64_t at_lowest = gguf_file_bytes(reader, tok, size_options(r, nullptr, reader.config()), lowest, r.method);
   int64_t linear_bits = 0, linear_params = 0, n_linear = 0;
   for (const LayerShapes& l : d.layer_shapes)
     for (const auto& [rows, cols] : l.linears) {
@@ -283,7 +295,8 @@ static double target_bpw_for_size(const Diagnostics& d, const PlanRequest& r,
 
 static void check_plan_size(const Plan& p, const PlanRequest& r, const ModelReader& reader,
                             const Tokenizer& tok) {
-  const uint64_t bytes = gguf_file_bytes(reader, tok, size_options(r), p.layer_formats, r.method);
+  const uint64_t bytes = gguf_file_bytes(reader, tok, size_options(r, &p, reader.config()),
+                                         p.layer_formats, r.method);
   check(bytes <= r.target_size, "--target-size: the plan's file would be ", bytes,
         " bytes, over the limit of ", r.target_size, " (internal error: the budget missed)");
 }
@@ -308,11 +321,12 @@ Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& d
     CalibRequest calib = r.measure.calib;
     if (calib.file.empty()) calib.file = d.calib_source;
     m = measurements_cached(
-        r.measure.model.empty() ? d.model_path : r.measure.model, calib, r.formats,
-        r.measure.path.empty() ? measurements_path_for(diag_path) : r.measure.path, cache);
+        r.measure.model.empty() ? d.model_path : r.measure.model, calib, r.formats, r.granularity,
+        r.measure.path.empty() ? measurements_path_for(diag_path, r.granularity) : r.measure.path,
+        cache);
   }
   Plan p = make_plan(d, r.allocator, r.target_bpw, r.levels, r.formats,
-                     r.allocator == AllocatorKind::kMeasured ? &m : nullptr);
+                     r.allocator == AllocatorKind::kMeasured ? &m : nullptr, r.granularity);
   if (r.target_size > 0) {
     check_plan_size(p, r, *reader, *tok);
     p.target_size = r.target_size;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,13 +62,15 @@ struct MeasureRequest {
   CalibRequest calib{"", 32, 512, 0};  // empty file: the diagnostics' calibration
   std::filesystem::path path;          // empty: beside the diagnostics
 };
-// What measurements depend on besides the formats: model, calibration, method.
-nlohmann::json measure_settings(const std::string& model, const CalibRequest& calib);
-// Errors of every layer at each of `formats`: from the measurements file when
+// What measurements depend on besides the formats: model, calibration,
+// method, granularity.
+nlohmann::json measure_settings(const std::string& model, const CalibRequest& calib,
+                                Granularity g = Granularity::kLayer);
+// Errors of every layer (or tensor group) at each of `formats`: from the measurements file when
 // it was made with the same settings and holds them all, else measured (with
 // the formats measured before under those settings, so the file grows) and saved.
 Measurements measurements_cached(const std::string& model, const CalibRequest& calib,
-                                 const std::vector<StorageFormat>& formats,
+                                 const std::vector<StorageFormat>& formats, Granularity g,
                                  const std::filesystem::path& path, const ArtifactCache& cache);
 
 struct PlanRequest {
@@ -75,6 +78,7 @@ struct PlanRequest {
   double target_bpw = 0;
   std::vector<int> levels;             // labels (bit widths), strictly ascending
   std::vector<StorageFormat> formats;  // the storage format of each level
+  Granularity granularity = Granularity::kLayer;  // one choice per layer or per tensor group
   Rescore rescore;
   MeasureRequest measure;  // the measured allocator's
   // A GGUF plan's whole-file size limit in bytes (0: use target_bpw): the
@@ -129,7 +133,11 @@ PlannedModel diagnose_and_plan(const DiagnoseRequest& diagnose, const PlanReques
                                const std::filesystem::path& dir, const ArtifactCache& cache);
 // Where one-shot quantization to `out` keeps its stages: "<out>.stages".
 std::filesystem::path stages_dir_for(const std::filesystem::path& out);
-// Default measurements file beside a diagnostics file.
-std::filesystem::path measurements_path_for(const std::filesystem::path& diag_path);
+// Default measurements file beside a diagnostics file (one per granularity).
+std::filesystem::path measurements_path_for(const std::filesystem::path& diag_path,
+                                            Granularity g = Granularity::kLayer);
+// A per-group GGUF plan's linear types by GGUF tensor name (GgufExportOptions::
+// tensor_types); empty for a per-layer plan.
+std::map<std::string, GgmlType> plan_tensor_types(const Plan& p, const ModelConfig& c);
 
 }  // namespace lieq::jobs

@@ -38,6 +38,14 @@ std::string allocator_names() {
   return s;
 }
 
+const char* granularity_name(Granularity g) { return g == Granularity::kGroup ? "group" : "layer"; }
+
+bool parse_granularity(const std::string& s, Granularity* out) {
+  for (Granularity g : {Granularity::kLayer, Granularity::kGroup})
+    if (s == granularity_name(g)) return *out = g, true;
+  return false;
+}
+
 std::vector<std::vector<double>> Measurements::errors_for(const std::vector<StorageFormat>& want,
                                                           const std::string& source) const {
   std::vector<std::vector<double>> out(error.size());
@@ -56,6 +64,7 @@ nlohmann::json measurements_to_json(const Measurements& m) {
   for (const StorageFormat& f : m.levels) levels.push_back(f.to_json());
   return {{"format", "lieq-measurements"}, {"version", 2},
           {"model", m.model_path},         {"method", m.method},
+          {"granularity", granularity_name(m.granularity)},
           {"levels", levels},
           {"calibration", {{"samples", m.calib_samples}, {"seqlen", m.calib_seqlen}}},
           {"seconds", m.seconds},          {"error", m.error}};
@@ -74,6 +83,9 @@ Measurements measurements_from_json(const nlohmann::json& j, const std::string& 
     check(version == 1 || version == 2, src, ": measurements version ", version, " is not supported");
     m.model_path = j.at("model").get<std::string>();
     m.method = j.at("method").get<std::string>();
+    const std::string gran = j.value("granularity", std::string("layer"));
+    if (!parse_granularity(gran, &m.granularity))
+      fail(src, ": unknown granularity \"", gran, "\" (layer or group)");
     if (version == 1) {  // bit widths of one integer grid
       const QuantSpec g{0, j.at("group_size").get<int>(), j.at("symmetric").get<bool>()};
       m.levels = grid_formats(j.at("levels").get<std::vector<int>>(), g.group_size, g.symmetric);
@@ -90,6 +102,11 @@ Measurements measurements_from_json(const nlohmann::json& j, const std::string& 
   for (const auto& row : m.error)
     check(row.size() == m.levels.size(), src, ": an error row does not have one value per level");
   return m;
+}
+
+const StorageFormat& Plan::format_of(size_t l, Role role) const {
+  check(l < layer_formats.size(), "plan: layer ", l, " out of range (", layer_formats.size(), " layers)");
+  return per_group() ? group_formats[l][size_t(tensor_group_of(role))] : layer_formats[l];
 }
 
 std::vector<QuantSpec> Plan::layer_specs() const {
@@ -110,24 +127,68 @@ void account_plan(Plan& p, const std::vector<LayerShapes>& shapes, int64_t other
         " layers, model has ", shapes.size());
   p.linear_params = p.linear_bits = 0;
   for (size_t l = 0; l < shapes.size(); ++l) {
-    for (const auto& [r, c] : shapes[l].linears) {
+    const auto& lin = shapes[l].linears;
+    check(!p.per_group() || lin.size() == kLinearRoles.size(), "plan: layer ", l, " has ",
+          lin.size(), " linear weights, a per-group plan needs ", kLinearRoles.size());
+    for (size_t i = 0; i < lin.size(); ++i) {
+      const auto [r, c] = lin[i];
       p.linear_params += r * c;
-      p.linear_bits += p.layer_formats[l].storage_bits(r, c);
+      p.linear_bits += (p.per_group() ? p.format_of(l, kLinearRoles[i]) : p.layer_formats[l])
+                           .storage_bits(r, c);
     }
   }
   p.other_params = other_params;
   p.other_bits = other_bits;
 }
 
+std::vector<LayerShapes> allocation_items(const std::vector<LayerShapes>& layers, Granularity g) {
+  if (g == Granularity::kLayer) return layers;
+  std::vector<LayerShapes> items(layers.size() * kTensorGroups);
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const auto& lin = layers[l].linears;
+    check(lin.size() == kLinearRoles.size(), "plan: layer ", l, " has ", lin.size(),
+          " linear weights; allocation per tensor group needs ", kLinearRoles.size());
+    for (size_t i = 0; i < lin.size(); ++i)
+      items[l * kTensorGroups + size_t(tensor_group_of(kLinearRoles[i]))].linears.push_back(lin[i]);
+  }
+  return items;
+}
+
+namespace {
+// Per-group item scores from per-layer ones: the promotion order (layers by
+// score, stable; a layer's groups in kGroupPromotionOrder) as descending values.
+std::vector<double> group_scores(const std::vector<double>& layer_score) {
+  std::vector<size_t> order(layer_score.size());
+  for (size_t l = 0; l < order.size(); ++l) order[l] = l;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return layer_score[a] > layer_score[b]; });
+  std::vector<double> s(layer_score.size() * kTensorGroups);
+  double next = double(s.size());
+  for (size_t l : order)
+    for (int g : kGroupPromotionOrder) s[l * kTensorGroups + size_t(g)] = next--;
+  return s;
+}
+
+// The group with the most weights of layer l (the per-layer label of a per-group plan).
+int largest_group(const LayerShapes& layer) {
+  std::array<int64_t, kTensorGroups> n{};
+  for (size_t i = 0; i < layer.linears.size() && i < kLinearRoles.size(); ++i)
+    n[size_t(tensor_group_of(kLinearRoles[i]))] += layer.linears[i].first * layer.linears[i].second;
+  return int(std::max_element(n.begin(), n.end()) - n.begin());
+}
+}  // namespace
+
 Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw, const std::vector<int>& levels,
-               const std::vector<StorageFormat>& formats, const Measurements* m) {
+               const std::vector<StorageFormat>& formats, const Measurements* m,
+               Granularity granularity) {
   check(levels.size() == formats.size(), "plan: ", levels.size(), " level labels for ", formats.size(),
         " storage formats");
   for (size_t k = 1; k < levels.size(); ++k)
     check(levels[k] > levels[k - 1], "plan: levels must be strictly ascending (level ", k, " is ",
           levels[k], " after ", levels[k - 1], ")");
+  const bool grouped = granularity == Granularity::kGroup;
   AllocProblem prob;
-  prob.layers = d.layer_shapes;
+  prob.layers = allocation_items(d.layer_shapes, granularity);
   prob.levels = formats;
   prob.target_bpw = target_bpw;
   Plan p;
@@ -135,6 +196,7 @@ Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw, const s
   p.architecture = d.architecture;
   p.n_layers = d.n_layers;
   p.allocator = allocator_name(a);
+  p.granularity = granularity;
   p.target_bpw = target_bpw;
   p.levels = levels;
   p.formats = formats;
@@ -145,6 +207,8 @@ Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw, const s
       break;
     case AllocatorKind::kMeasured:
       check(m != nullptr, "plan: the measured allocator needs layer measurements");
+      check(m->granularity == granularity, "plan: measurements per ", granularity_name(m->granularity),
+            " for a plan per ", granularity_name(granularity));
       alloc = allocate_knapsack(prob, m->errors_for(formats, m->model_path));
       break;
     default: {
@@ -152,13 +216,29 @@ Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw, const s
       for (const auto& l : d.layers)
         score.push_back(a == AllocatorKind::kLieq ? l.score : a == AllocatorKind::kLim ? l.lim : l.zd);
       if (a == AllocatorKind::kPositional) score = positional_scores(int(d.n_layers));
-      alloc = allocate_by_score(prob, score);
+      alloc = allocate_by_score(prob, grouped ? group_scores(score) : score);
       p.scores = score;
     }
   }
-  for (int k : alloc.level) {
-    p.bits.push_back(levels[size_t(k)]);
-    p.layer_formats.push_back(formats[size_t(k)]);
+  for (size_t l = 0; l < size_t(d.n_layers); ++l) {
+    if (!grouped) {
+      const int k = alloc.level[l];
+      p.bits.push_back(levels[size_t(k)]);
+      p.layer_formats.push_back(formats[size_t(k)]);
+      continue;
+    }
+    std::array<int, kTensorGroups> gb{};
+    std::array<StorageFormat, kTensorGroups> gf;
+    for (size_t g = 0; g < size_t(kTensorGroups); ++g) {
+      const int k = alloc.level[l * kTensorGroups + g];
+      gb[g] = levels[size_t(k)];
+      gf[g] = formats[size_t(k)];
+    }
+    const size_t big = size_t(largest_group(d.layer_shapes[l]));
+    p.bits.push_back(gb[big]);
+    p.layer_formats.push_back(gf[big]);
+    p.group_bits.push_back(gb);
+    p.group_formats.push_back(gf);
   }
   // A GGUF output picks the embedding's and head's types itself.
   const bool any_ggml = std::any_of(formats.begin(), formats.end(), [](const auto& f) { return f.is_ggml(); });
@@ -235,6 +315,7 @@ nlohmann::json plan_to_json(const Plan& p) {
   j["version"] = 1;
   j["model"] = {{"path", p.model_path}, {"architecture", p.architecture}, {"num_layers", p.n_layers}};
   j["allocator"] = p.allocator;
+  j["granularity"] = granularity_name(p.granularity);
   j["target_bpw"] = p.target_bpw;
   if (p.target_size > 0) j["target_size"] = p.target_size;
   j["levels"] = p.levels;
@@ -248,6 +329,11 @@ nlohmann::json plan_to_json(const Plan& p) {
   j["layers"] = json::array();
   for (size_t l = 0; l < p.bits.size(); ++l) {
     json e = {{"layer", l}, {"bits", p.bits[l]}};
+    if (p.per_group()) {
+      e["groups"] = json::object();
+      for (size_t g = 0; g < size_t(kTensorGroups); ++g)
+        e["groups"][kTensorGroupNames[g]] = p.group_bits[l][g];
+    }
     if (!p.scores.empty()) e["score"] = p.scores[l];
     j["layers"].push_back(e);
   }
@@ -271,6 +357,9 @@ Plan read_plan(const std::filesystem::path& path) {
     p.architecture = j.at("model").value("architecture", std::string());
     p.n_layers = j.at("model").at("num_layers").get<int64_t>();
     p.allocator = j.value("allocator", std::string("manual"));
+    const std::string gran = j.value("granularity", std::string("layer"));
+    if (!parse_granularity(gran, &p.granularity))
+      fail(src, ": unknown granularity \"", gran, "\" (layer or group)");
     p.target_bpw = j.value("target_bpw", 0.0);
     p.target_size = j.value("target_size", uint64_t{0});
     p.levels = j.value("levels", std::vector<int>{});
@@ -283,6 +372,23 @@ Plan read_plan(const std::filesystem::path& path) {
       if (idx != int(i)) fail(src, ": layers[", i, "] has \"layer\": ", idx, "; entries must be in order 0, 1, ...");
       p.bits.push_back(e.at("bits").get<int>());
       p.layer_formats.push_back(layer_format_for(p.bits.back(), p, cat(src, ": layer ", i)));
+      if (p.granularity == Granularity::kGroup) {
+        // Every group's label, each a level's (or a width of the plan's common grid).
+        const json& groups = e.at("groups");
+        if (!groups.is_object() || groups.size() != size_t(kTensorGroups))
+          fail(src, ": layer ", i, ": \"groups\" must give the ", kTensorGroups,
+               " tensor groups qkv, o, gate_up, down");
+        std::array<int, kTensorGroups> gb{};
+        std::array<StorageFormat, kTensorGroups> gf;
+        for (size_t g = 0; g < size_t(kTensorGroups); ++g) {
+          const char* name = kTensorGroupNames[g];
+          if (!groups.contains(name)) fail(src, ": layer ", i, ": \"groups\" has no \"", name, "\"");
+          gb[g] = groups.at(name).get<int>();
+          gf[g] = layer_format_for(gb[g], p, cat(src, ": layer ", i, " group ", name));
+        }
+        p.group_bits.push_back(gb);
+        p.group_formats.push_back(gf);
+      }
       if (e.contains("score")) p.scores.push_back(e["score"].get<double>());
     }
   } catch (const json::exception& e) {

@@ -90,4 +90,20 @@ std::string gguf_layer_tensor_name(Role r, int layer) {
   return cat("blk.", layer, ".", role_spec(r).gguf_name);
 }
 
+int tensor_group_of(Role r) {
+  switch (r) {
+    case Role::kWq: case Role::kWk: case Role::kWv: return 0;
+    case Role::kWo: return 1;
+    case Role::kWgate: case Role::kWup: return 2;
+    case Role::kWdown: return 3;
+    default: fail("tensor groups: role ", int(r), " is not a linear projection");
+  }
+}
+
+int tensor_group_by_name(const std::string& name) {
+  for (int g = 0; g < kTensorGroups; ++g)
+    if (name == kTensorGroupNames[size_t(g)]) return g;
+  return -1;
+}
+
 }  // namespace lieq

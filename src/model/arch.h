@@ -58,6 +58,16 @@ std::string gguf_layer_tensor_name(Role r, int layer);  // "blk.{layer}.attn_q.w
 inline constexpr std::array<Role, 7> kLinearRoles = {Role::kWq, Role::kWk, Role::kWv, Role::kWo,
                                                      Role::kWgate, Role::kWup, Role::kWdown};
 
+// The tensor groups a per-group plan gives their own storage formats: the
+// projections sharing one input (q/k/v, o, gate/up, down), in GPTQ's order.
+inline constexpr int kTensorGroups = 4;
+inline constexpr std::array<const char*, kTensorGroups> kTensorGroupNames = {"qkv", "o", "gate_up",
+                                                                             "down"};
+// The group (index into kTensorGroupNames) of a linear role; Error otherwise.
+int tensor_group_of(Role linear);
+// The group named `name` ("qkv", ...); -1 when none is.
+int tensor_group_by_name(const std::string& name);
+
 inline constexpr const char* kHfEmbedding = "model.embed_tokens.weight";
 inline constexpr const char* kHfFinalNorm = "model.norm.weight";
 inline constexpr const char* kHfLmHead = "lm_head.weight";

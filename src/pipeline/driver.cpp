@@ -110,8 +110,8 @@ void sweep_layer(Forward& fw, QuantizedLayer& out, const float* x, int64_t n_seq
       tr.cols = wt.cols();
       const std::vector<float> yw = cap ? kept_outputs(wt, cap->kept()) : std::vector<float>{};
       // float -> dequantized, in place
-      out.tensors[role] =
-          q.quantize(sink.tensor_format(l, role, out.format), wt, cap ? &cap->gptq() : nullptr, tr);
+      out.tensors[role] = q.quantize(sink.tensor_format(l, role, out.format), wt,
+                                     cap ? &cap->gptq() : nullptr, tr, gguf_layer_tensor_name(role, l));
       if (cap) tr.output_rel_error = relative_output_error(yw, wt, cap->kept());
       tr.seconds = seconds_since(t0);
       out.reports.push_back(tr);
@@ -248,6 +248,67 @@ std::vector<std::vector<double>> measure_layer_errors(ModelReader& reader, const
               true, sink, opt, "measure", rep);
   std::vector<std::vector<double>> error(static_cast<size_t>(n_layers));
   for (const LayerReport& lr : rep.layers) error[size_t(lr.layer)].push_back(lr.output_rel_error);
+  return error;
+}
+
+std::vector<std::vector<double>> measure_group_errors(ModelReader& reader, const CalibSet& calib,
+                                                      const Quantizer& q,
+                                                      const std::vector<StorageFormat>& levels,
+                                                      const DriverOptions& opt) {
+  check_quantizable(reader);
+  const ModelConfig& c = reader.config();
+  const int n_layers = int(c.n_layers);
+  const size_t K = levels.size();
+  const int64_t n_seq = calib.n_samples, seqlen = calib.seqlen;
+  Forward fw(c);
+  std::vector<float> x = calibration_embeddings(reader, calib), x_fp, y;
+  std::vector<std::vector<double>> error(size_t(n_layers) * kTensorGroups, std::vector<double>(K));
+  const bool awq = q.method == QuantMethod::kAwq;
+  Progress bar("measure", n_layers * kTensorGroups, opt.progress);
+  for (int l = 0; l < n_layers; ++l) {
+    const LayerWeights w = reader.load_layer(l);
+    x_fp = x;
+    run_layer_chunks(fw, w, l, x_fp.data(), n_seq, seqlen, opt.chunk_rows);
+    // AWQ: the layer scaled for each level (its float output unchanged).
+    std::vector<LayerWeights> scaled;
+    if (awq)
+      for (const StorageFormat& f : levels)
+        scaled.push_back(awq_scale_layer(fw, w, l, x.data(), n_seq, seqlen, q.awq, opt.chunk_rows,
+                                         {}, [&](Role) { return q.fake_quantizer(f); })
+                             .scaled);
+    int gi = 0;
+    for (const ProjectionGroup& g : projection_groups()) {
+      const int group = tensor_group_of(g.input);
+      std::unique_ptr<GroupCapture> cap;
+      std::string note;
+      for (size_t k = 0; k < K; ++k) {
+        LayerWeights wk = awq ? scaled[k] : w;
+        if (!cap || awq) {
+          // The group's inputs with the rest of the layer float: one Hessian
+          // for every level (factored by the first, reused after).
+          cap = std::make_unique<GroupCapture>(g.input, wk[g.roles[0]].cols(), 0);
+          y = x;
+          run_layer_chunks(fw, wk, l, y.data(), n_seq, seqlen,
+                           std::min<int64_t>(opt.chunk_rows, kCaptureRows), cap.get());
+        }
+        for (Role role : g.roles) {
+          TensorReport tr;
+          (void)q.quantize(levels[k], wk[role], &cap->gptq(), tr);
+        }
+        y = x;
+        run_layer_chunks(fw, wk, l, y.data(), n_seq, seqlen, opt.chunk_rows);
+        const double e = relative_error(y.data(), x_fp.data(), x.size());
+        error[size_t(l) * kTensorGroups + size_t(group)][k] = e;
+        note += cat(note.empty() ? cat("layer ", l, " ", kTensorGroupNames[size_t(group)], " ")
+                                 : std::string(", "),
+                    levels[k].name(), " ", e);
+      }
+      bar.update(l * kTensorGroups + ++gi, note);
+    }
+    x.swap(x_fp);  // the next layer sees the float model's outputs
+    fw.release_scratch();
+  }
+  bar.finish("");
   return error;
 }
 

@@ -124,4 +124,15 @@ std::vector<std::vector<double>> measure_layer_errors(ModelReader& reader, const
                                                       const std::vector<StorageFormat>& levels,
                                                       const DriverOptions& opt);
 
+// The same per tensor group: every group of every layer quantized alone in
+// each of `levels` (the layer's other groups float; AWQ's scales searched for
+// the whole layer at that level first), on calibration inputs from the float
+// model; [layer * kTensorGroups + group][level] the relative error of the
+// layer's output. Costs about as much as measure_layer_errors: each group's
+// Hessian is accumulated once and factored once for all levels (AWQ: per level).
+std::vector<std::vector<double>> measure_group_errors(ModelReader& reader, const CalibSet& calib,
+                                                      const Quantizer& q,
+                                                      const std::vector<StorageFormat>& levels,
+                                                      const DriverOptions& opt);
+
 }  // namespace lieq

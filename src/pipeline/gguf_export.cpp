@@ -74,6 +74,12 @@ GgufLayout declare_gguf(GgufWriter& w, const ModelReader& reader, const Tokenize
   write_gguf_tokenizer(w, tok, c.vocab);
   w.set("lieq.method", method);
   w.set("lieq.layer_types", type_names);
+  if (!opt.imatrix.importance.empty()) {  // llama-quantize's keys for the same
+    w.set("quantize.imatrix.file", opt.imatrix.path);
+    if (!opt.imatrix.datasets.empty()) w.set("quantize.imatrix.dataset", opt.imatrix.datasets[0]);
+    w.set("quantize.imatrix.entries_count", int32_t(opt.imatrix.importance.size()));
+    w.set("quantize.imatrix.chunks_count", int32_t(opt.imatrix.chunk_count));
+  }
   for (const auto& [name, t] : opt.tensor_types) {
     (void)t;
     check(gguf_name_known(name, c), "gguf export: a type is given for \"", name,
@@ -218,18 +224,26 @@ void GgufSink::finish(Forward& fw, std::vector<float>* x, QuantizeReport& rep) {
     return tr;
   };
   // Tied: the embedding is also the output head, weighted by its input.
+  // With an imatrix file: its entry for the embedding where it has one (as
+  // llama-quantize; llama-imatrix records the head's input under that name
+  // for tied models), else unweighted.
   const bool weigh_embedding = tied && opt_.importance && !importance.empty();
-  put(kGgufEmbedding,
-      encode_plain(g.embed, embed_type_, weigh_embedding ? importance.data() : nullptr), false,
-      rep);
+  const float* embed_imp = weigh_embedding ? importance.data() : nullptr;
+  if (q_.imatrix) {
+    const std::vector<float>* e = q_.imatrix->find(kGgufEmbedding);
+    embed_imp = e && int64_t(e->size()) == c.hidden ? e->data() : nullptr;
+  }
+  put(kGgufEmbedding, encode_plain(g.embed, embed_type_, embed_imp), false, rep);
   TensorReport embed = global_report(kHfEmbedding, g.embed);
   embed.set_storage(StorageFormat::ggml(embed_type_));
   embed.seconds = seconds_since(t_out);
   rep.tensors.push_back(embed);
   if (!tied) {
     TensorReport head = global_report(kHfLmHead, g.lm_head);
-    const StoredTensor st =
-        q_.quantize(StorageFormat::ggml(output_type_), g.lm_head, head_input.get(), head);
+    Quantizer qh = q_;  // the head's imatrix entry is optional (as in llama-quantize)
+    if (qh.imatrix && !qh.imatrix->find(kGgufOutput)) qh.imatrix = nullptr;
+    const StoredTensor st = qh.quantize(StorageFormat::ggml(output_type_), g.lm_head,
+                                        head_input.get(), head, kGgufOutput);
     put(kGgufOutput, st.blocks, false, rep);
     head.seconds = seconds_since(t_out);
     rep.tensors.push_back(head);
@@ -252,7 +266,8 @@ QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const Cali
         " layer types for ", c.n_layers, " layers");
   std::vector<StorageFormat> formats;
   for (GgmlType t : opt.layer_types) formats.push_back(StorageFormat::ggml(t));
-  const Quantizer q = Quantizer::from(opt.base, opt.importance);
+  Quantizer q = Quantizer::from(opt.base, opt.importance);
+  q.imatrix = opt.imatrix.importance.empty() ? nullptr : &opt.imatrix;
   q.validate(formats, calib != nullptr, "gguf export");
   std::error_code ec;
   check(!fs::is_directory(out_path, ec), out_path.string(),
@@ -260,7 +275,9 @@ QuantizeReport export_gguf(ModelReader& reader, const Tokenizer& tok, const Cali
   QuantizeReport rep;
   rep.source = reader.dir().string();
   rep.method = std::string(method_name(q.method)) +
-               (q.method != QuantMethod::kGptq && calib && opt.importance ? " (imatrix)" : "");
+               (q.imatrix ? " (imatrix file)"
+                : q.method != QuantMethod::kGptq && calib && opt.importance ? " (imatrix)"
+                                                                            : "");
   GgufSink sink(reader, tok, opt, q, out_path);
   quantize_layers(reader, calib, q, formats, sink, DriverOptions::from(opt.base), rep);
   return rep;

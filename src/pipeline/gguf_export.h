@@ -23,6 +23,7 @@
 #include "format/ggml_formats.h"
 #include "format/ggml_policy.h"
 #include "io/gguf.h"
+#include "io/imatrix.h"
 #include "model/reader.h"
 #include "pipeline/driver.h"
 #include "tokenizer/tokenizer.h"
@@ -39,6 +40,8 @@ struct GgufExportOptions {
   // llama.cpp's quantizer made, for comparisons at exactly equal size.
   std::map<std::string, GgmlType> tensor_types;
   bool importance = true;  // RTN: weight by the calibration's mean x^2 (when given)
+  // RTN: llama.cpp's importance matrix instead (empty: none); see Quantizer::imatrix.
+  Imatrix imatrix;
   std::string name;        // general.name
 };
 

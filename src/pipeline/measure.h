@@ -2,6 +2,7 @@
 // alone (base.method, in the driver's order: pipeline/driver.h) in each level's
 // storage format (integer grids or ggml types), on calibration inputs from
 // the float model; the error is the relative error of the layer's output.
+// Per group: measure_group_errors.
 #pragma once
 
 #include <vector>
@@ -15,6 +16,7 @@
 namespace lieq {
 
 Measurements measure_layers(ModelReader& reader, const CalibSet& calib,
-                            const std::vector<StorageFormat>& levels, const QuantizeOptions& base);
+                            const std::vector<StorageFormat>& levels, const QuantizeOptions& base,
+                            Granularity granularity = Granularity::kLayer);
 
 }  // namespace lieq

@@ -24,6 +24,8 @@ bool parse_method(const std::string& s, QuantMethod* out);
 struct QuantizeOptions {
   QuantMethod method = QuantMethod::kGptq;
   std::vector<QuantSpec> layer_specs;  // one per decoder layer (all its linear weights)
+  // Per-tensor grids by HF name over layer_specs (a per-group plan's).
+  std::map<std::string, QuantSpec> tensor_specs;
   GptqOptions gptq;
   RtnOptions rtn;
   AwqOptions awq;

@@ -58,8 +58,12 @@ std::vector<Role> other_layer_roles(const ModelConfig& c) {
 }  // namespace
 
 DirectorySink::DirectorySink(ModelReader& reader, const fs::path& out_dir,
-                             std::map<std::string, std::string> extra_files)
-    : reader_(reader), out_dir_(out_dir), extra_files_(std::move(extra_files)) {
+                             std::map<std::string, std::string> extra_files,
+                             std::map<std::string, QuantSpec> tensor_specs)
+    : reader_(reader),
+      out_dir_(out_dir),
+      extra_files_(std::move(extra_files)),
+      tensor_specs_(std::move(tensor_specs)) {
   // Refuse to clobber something that is not ours.
   std::error_code ec;
   if (fs::exists(out_dir, ec)) {
@@ -102,11 +106,12 @@ void DirectorySink::begin(const std::vector<StorageFormat>& layer_formats, Quant
     for (Role role : other_layer_roles(c)) declare_source(hf_layer_tensor_name(role, int(l)));
     for (Role role : kLinearRoles) {
       const auto shape = role_shape(role, c);
-      const QuantEntry e{f.spec(), shape[0], shape[1]};
+      const StorageFormat tf = tensor_format(int(l), role, f);
+      const QuantEntry e{tf.spec(), shape[0], shape[1]};
       const std::string name = hf_layer_tensor_name(role, int(l));
       manifest_.tensors[name] = e;
       for (auto& d : quantized_decls(name, e)) decls.push_back(d);
-      const int64_t bits = f.storage_bits(e.rows, e.cols);
+      const int64_t bits = tf.storage_bits(e.rows, e.cols);
       rep.linear_params += e.rows * e.cols;
       rep.linear_bits += bits;
       rep.total_params += e.rows * e.cols;
@@ -122,6 +127,12 @@ void DirectorySink::begin(const std::vector<StorageFormat>& layer_formats, Quant
 void DirectorySink::write_source(const std::string& name) {
   const TensorView& t = reader_.store().get(name);
   writer_->write(name, t.data, t.nbytes);
+}
+
+StorageFormat DirectorySink::tensor_format(int layer, Role role,
+                                           const StorageFormat& layer_format) const {
+  const auto it = tensor_specs_.find(hf_layer_tensor_name(role, layer));
+  return it == tensor_specs_.end() ? layer_format : StorageFormat::grid(it->second);
 }
 
 std::map<Role, DType> DirectorySink::folded_dtypes(int layer) const {
@@ -177,9 +188,14 @@ QuantizeReport quantize_model(ModelReader& reader, const CalibSet* calib,
     validate_spec(opt.layer_specs[l], cat("layer ", l));
     formats.push_back(StorageFormat::grid(opt.layer_specs[l]));
   }
+  std::vector<StorageFormat> all = formats;
+  for (const auto& [name, spec] : opt.tensor_specs) {
+    validate_spec(spec, name);
+    all.push_back(StorageFormat::grid(spec));
+  }
   const Quantizer q = Quantizer::from(opt);
-  q.validate(formats, calib != nullptr, "quantize");
-  DirectorySink sink(reader, out_dir, opt.extra_files);
+  q.validate(all, calib != nullptr, "quantize");
+  DirectorySink sink(reader, out_dir, opt.extra_files, opt.tensor_specs);
   QuantizeReport rep;
   rep.source = reader.dir().string();
   rep.method = method_name(opt.method);

@@ -32,8 +32,10 @@ class DirectorySink final : public LayerSink {
   // directory (which it replaces on commit); writes into a temporary
   // directory beside it, removed unless committed. extra_files: name ->
   // contents, placed in the output too.
+  // tensor_specs: per-tensor grids by HF name over the layer's.
   DirectorySink(ModelReader& reader, const std::filesystem::path& out_dir,
-                std::map<std::string, std::string> extra_files = {});
+                std::map<std::string, std::string> extra_files = {},
+                std::map<std::string, QuantSpec> tensor_specs = {});
   ~DirectorySink() override;
   DirectorySink(const DirectorySink&) = delete;
   DirectorySink& operator=(const DirectorySink&) = delete;
@@ -41,6 +43,8 @@ class DirectorySink final : public LayerSink {
   // Integer grids only (Error naming the layer for a ggml type).
   void begin(const std::vector<StorageFormat>& layer_formats, QuantizeReport& rep) override;
   std::map<Role, DType> folded_dtypes(int layer) const override;  // the source's
+  StorageFormat tensor_format(int layer, Role role,
+                              const StorageFormat& layer_format) const override;
   void put_layer(const QuantizedLayer& q, QuantizeReport& rep) override;
   void finish(Forward& fw, std::vector<float>* x, QuantizeReport& rep) override;
   void commit(const QuantizeReport& rep) override;
@@ -51,6 +55,7 @@ class DirectorySink final : public LayerSink {
   ModelReader& reader_;
   std::filesystem::path out_dir_, tmp_dir_;
   std::map<std::string, std::string> extra_files_;
+  std::map<std::string, QuantSpec> tensor_specs_;
   QuantManifest manifest_;
   std::unique_ptr<SafetensorsStreamWriter> writer_;
   bool committed_ = false;

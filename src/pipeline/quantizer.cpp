@@ -21,9 +21,24 @@ void Quantizer::validate(const std::vector<StorageFormat>& formats, bool calibra
                          const std::string& who) const {
   check(method == QuantMethod::kRtn || calibrated, who, ": ",
         method == QuantMethod::kAwq ? "AWQ" : "GPTQ", " needs calibration data");
-  for (const StorageFormat& f : formats)
+  for (const StorageFormat& f : formats) {
     check(!(f.is_ggml() && gptq.act_order), who,
           ": --act-order is not supported for ggml block types");
+    check(!imatrix || f.is_ggml(), who, ": an imatrix weighs ggml types' rounding; ", f.name(),
+          " is an integer grid");
+  }
+  check(!imatrix || method == QuantMethod::kRtn, who,
+        ": an imatrix file is llama.cpp's RTN weighting (--method rtn); GPTQ and AWQ use the "
+        "calibration's Hessian");
+}
+
+const float* Quantizer::imatrix_for(const std::string& gguf_name, int64_t cols) const {
+  if (!imatrix) return nullptr;
+  const std::vector<float>* v = imatrix->find(gguf_name);
+  check(v != nullptr, "imatrix: no entry for ", gguf_name);
+  check(int64_t(v->size()) == cols, "imatrix: ", gguf_name, " has ", v->size(),
+        " values for a weight of ", cols, " columns");
+  return v->data();
 }
 
 namespace {
@@ -37,7 +52,7 @@ Gptq& calibrated(Gptq* gptq, QuantMethod m) {
 }  // namespace
 
 StoredTensor Quantizer::quantize(const StorageFormat& format, Tensor& w, Gptq* hessian,
-                                 TensorReport& tr) const {
+                                 TensorReport& tr, const std::string& gguf_name) const {
   const int64_t rows = w.rows(), cols = w.cols();
   StoredTensor out;
   if (format.is_grid()) {
@@ -68,7 +83,9 @@ StoredTensor Quantizer::quantize(const StorageFormat& format, Tensor& w, Gptq* h
     } else {
       std::vector<float> imp;
       if (hessian && importance) imp = hessian->importance();
-      q = quantize_ggml_rtn(w.ptr(), rows, cols, t, imp.empty() ? nullptr : imp.data());
+      const float* file_imp = imatrix ? imatrix_for(gguf_name, cols) : nullptr;
+      q = quantize_ggml_rtn(w.ptr(), rows, cols, t,
+                            file_imp ? file_imp : imp.empty() ? nullptr : imp.data());
       w.data = std::move(q.dequant);
     }
     out.blocks = std::move(q.data);

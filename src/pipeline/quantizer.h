@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "format/storage_format.h"
+#include "io/imatrix.h"
 #include "model/weights.h"
 #include "pipeline/options.h"
 #include "pipeline/report.h"
@@ -41,6 +42,10 @@ struct Quantizer {
   // RTN and AWQ into ggml types: rounding weighted by the calibration's mean
   // x^2 per input (llama.cpp's imatrix) when calibrated. Integer grids ignore it.
   bool importance = true;
+  // RTN into ggml types: llama.cpp's importance matrix (llama-imatrix's file)
+  // instead of the calibration's, by GGUF tensor name; every quantized
+  // tensor must have an entry (Error naming it).
+  const Imatrix* imatrix = nullptr;
 
   // The method and options of opt.
   static Quantizer from(const QuantizeOptions& opt, bool importance = true);
@@ -52,9 +57,13 @@ struct Quantizer {
   // float weights and leaves with their dequantized values. hessian: that of
   // its input (null without calibration), factored in place by GPTQ (only the
   // projections sharing that input use it). Fills tr's storage (format, type,
-  // bits, bpw) and gptq_loss.
-  StoredTensor quantize(const StorageFormat& format, Tensor& w, Gptq* hessian,
-                        TensorReport& tr) const;
+  // bits, bpw) and gptq_loss. gguf_name: the tensor's GGUF name, which
+  // finds its imatrix entry.
+  StoredTensor quantize(const StorageFormat& format, Tensor& w, Gptq* hessian, TensorReport& tr,
+                        const std::string& gguf_name = {}) const;
+  // The imatrix entry of a GGUF tensor name for a [*, cols] weight; null
+  // without an imatrix; Error when it has none or one of another length.
+  const float* imatrix_for(const std::string& gguf_name, int64_t cols) const;
   // The rounding AWQ's scale search measures for `format`.
   FakeQuantizer fake_quantizer(const StorageFormat& format) const;
 };
