@@ -32,7 +32,7 @@ struct QuantizeArgs {
   std::vector<std::string> eval_data;
   int64_t eval_windows = 0;
   // GGUF output.
-  std::string gguf_types, embed_type = "Q4_K", output_type = "Q6_K", types_from, imatrix;
+  std::string gguf_types, embed_type, output_type, types_from, imatrix;
   bool no_imatrix = false;
 };
 
@@ -72,8 +72,8 @@ jobs::QuantizeRequest quantize_request(const QuantizeArgs& a) {
   }
   r.uniform = QuantSpec{a.bits, a.group_size, a.sym};
   r.gguf_types = a.gguf_types;
-  r.embed_type = type_option("--embed-type", a.embed_type);
-  r.output_type = type_option("--output-type", a.output_type);
+  if (!a.embed_type.empty()) r.embed_type = type_option("--embed-type", a.embed_type);
+  if (!a.output_type.empty()) r.output_type = type_option("--output-type", a.output_type);
   r.types_from = a.types_from;
   r.importance = !a.no_imatrix;
   r.imatrix_file = a.imatrix;
@@ -137,11 +137,12 @@ void add_quantize(CLI::App& app, Action& action) {
   sub->add_flag("--json", args->json, "Print the quantize report as JSON");
   sub->add_option("--gguf-types", args->gguf_types,
                   "GGUF output: bits -> ggml type, e.g. 2=Q2_K,3=IQ4_XS (over 2=Q2_K,3=Q3_K,4=Q4_K,5=Q5_K,6=Q6_K,8=Q8_0)");
-  sub->add_option("--embed-type", args->embed_type, "GGUF output: token_embd type (untied models)")
-      ->capture_default_str();
+  sub->add_option("--embed-type", args->embed_type,
+                  "GGUF output: token_embd type (untied models; default: the plan's for a size "
+                  "target, else Q4_K)");
   sub->add_option("--output-type", args->output_type,
-                  "GGUF output: output head type (and token_embd of tied models)")
-      ->capture_default_str();
+                  "GGUF output: output head type (and token_embd of tied models; default: the "
+                  "plan's for a size target, else Q6_K)");
   sub->add_option("--types-from", args->types_from,
                   "GGUF output: take each tensor's type from this GGUF file of the same model "
                   "(e.g. one llama-quantize made), for comparisons at equal size");

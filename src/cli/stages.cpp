@@ -1,6 +1,7 @@
 #include "cli/stages.h"
 
 #include <cstdio>
+#include <tuple>
 
 #include "util/error.h"
 
@@ -113,6 +114,12 @@ void add_plan_flags(CLI::App* sub, PlanArgs& p) {
                 "Plan for a GGUF file: levels become ggml types (2=Q2_K 3=Q3_K 4=Q4_K 5=Q5_K 6=Q6_K "
                 "8=Q8_0) and cost their real bytes");
   sub->add_option("--gguf-types", p.gguf_types, "With --gguf: bits -> ggml type, e.g. 2=Q2_K,3=IQ4_XS");
+  sub->add_option("--embed-type", p.embed_type,
+                  "With --target-size: token_embd's type (untied models; default: chosen by the bits "
+                  "the layers get, Q2_K / IQ3_S / Q4_K)");
+  sub->add_option("--output-type", p.output_type,
+                  "With --target-size: the head's type (and a tied token_embd's; default: Q5_K "
+                  "below 3.1 bpw, else Q6_K)");
   sub->add_option("--measurements", p.measurements,
                   "Layer measurements for the measured allocator (read if present, else written)");
 }
@@ -127,10 +134,14 @@ jobs::PlanRequest plan_request(const PlanArgs& a) {
   check(a.target_bpw > 0 || !a.target_size.empty(), "plan: --target-bpw or --target-size is required");
   if (!a.target_size.empty()) {
     r.target_size = jobs::parse_size(a.target_size, "--target-size");
-    check(parse_ggml_type(a.embed_type, &r.embed_type), "--embed-type: unknown ggml type \"",
-          a.embed_type, "\"");
-    check(parse_ggml_type(a.output_type, &r.output_type), "--output-type: unknown ggml type \"",
-          a.output_type, "\"");
+    for (const auto& [flag, name, out] :
+         {std::tuple{"--embed-type", &a.embed_type, &r.embed_type},
+          std::tuple{"--output-type", &a.output_type, &r.output_type}}) {
+      if (name->empty()) continue;
+      GgmlType t;
+      check(parse_ggml_type(*name, &t), flag, ": unknown ggml type \"", *name, "\"");
+      *out = t;
+    }
     r.method = a.method;
   }
   const jobs::ResolvedLevels lv = jobs::resolve_levels(a.levels, a.gguf || !a.gguf_types.empty(),

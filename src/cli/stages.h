@@ -47,7 +47,9 @@ struct PlanArgs {
   std::string teg;  // "abs" or "signed"; empty: as stored
   double target_bpw = 0;
   std::string target_size;  // GGUF plans: whole-file limit ("1.5MB"); instead of target_bpw
-  std::string embed_type = "Q4_K", output_type = "Q6_K", method = "gptq";  // what the size counts
+  // What the size counts: the embedding's and head's types (empty: chosen,
+  // jobs::choose_global_types) and lieq.method.
+  std::string embed_type, output_type, method = "gptq";
   std::vector<std::string> levels = {"2", "4"};  // widths or ggml type names
   int group_size = 128;
   bool symmetric = false;

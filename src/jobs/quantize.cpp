@@ -29,9 +29,13 @@ struct LayerFormats {
   std::vector<std::array<StorageFormat, kTensorGroups>> group_formats;
   std::vector<std::array<int, kTensorGroups>> group_bits;
   std::string mode;
+  std::optional<GgmlType> embed_type, output_type;  // a size target's
   void take(const Plan& p) {
     formats = p.layer_formats, bits = p.bits;
     group_formats = p.group_formats, group_bits = p.group_bits;
+    GgmlType t;
+    if (parse_ggml_type(p.embed_type, &t)) embed_type = t;
+    if (parse_ggml_type(p.output_type, &t)) output_type = t;
   }
 };
 
@@ -115,14 +119,14 @@ std::map<std::string, T> group_overrides(const OutputFormats& f, const ModelConf
 
 QuantizeReport write_gguf(const QuantizeRequest& r, ModelReader& reader, const CalibSet* calib,
                           const QuantizeOptions& opt, const OutputFormats& formats,
-                          std::string& mode) {
+                          const LayerFormats& lf, std::string& mode) {
   GgufExportOptions go;
   go.base = opt;
   for (const StorageFormat& f : formats.layers) go.layer_types.push_back(f.ggml_type());
   go.tensor_types = group_overrides<GgmlType>(formats, reader.config(), true,
                                               [](const StorageFormat& f) { return f.ggml_type(); });
-  go.embed_type = r.embed_type;
-  go.output_type = r.output_type;
+  go.embed_type = r.embed_type ? *r.embed_type : lf.embed_type.value_or(GgmlType::Q4_K);
+  go.output_type = r.output_type ? *r.output_type : lf.output_type.value_or(GgmlType::Q6_K);
   go.importance = r.importance;
   if (!r.imatrix_file.empty()) go.imatrix = read_imatrix(r.imatrix_file);
   if (!r.types_from.empty()) {
@@ -139,8 +143,8 @@ QuantizeReport write_gguf(const QuantizeRequest& r, ModelReader& reader, const C
   for (GgmlType t : go.layer_types) ++n_of[ggml_type_name(t)];
   std::string types;
   for (const auto& [t, n] : n_of) types += cat(types.empty() ? "" : ", ", n, " layers ", t);
-  if (!formats.groups.empty()) {
-    // Per group: the count of tensors of each type.
+  if (!go.tensor_types.empty()) {
+    // Per-tensor types (a per-group plan, --types-from): the count of each.
     n_of.clear();
     for (const auto& [name, t] : go.tensor_types) ++n_of[ggml_type_name(t)];
     types.clear();
@@ -199,7 +203,7 @@ QuantizeOutcome run_quantize(const QuantizeRequest& r, const ArtifactCache& cach
   QuantizeOutcome o;
   o.mode = lf.mode;
   if (is_gguf_path(r.out)) {
-    o.report = write_gguf(r, reader, calib_ptr, opt, formats, o.mode);
+    o.report = write_gguf(r, reader, calib_ptr, opt, formats, lf, o.mode);
   } else {
     for (const StorageFormat& f : formats.layers) opt.layer_specs.push_back(f.spec());
     opt.tensor_specs = group_overrides<QuantSpec>(formats, c, false,

@@ -36,7 +36,8 @@ struct QuantizeRequest {
   // GGUF output: integer-grid widths map to ggml types through gguf_types
   // ("2=Q2_K,3=IQ4_XS" over the default map).
   std::string gguf_types;
-  GgmlType embed_type = GgmlType::Q4_K, output_type = GgmlType::Q6_K;
+  // Empty: the plan's (a size target's), else Q4_K / Q6_K.
+  std::optional<GgmlType> embed_type, output_type;
   std::string types_from;  // take every tensor's type from this GGUF file
   bool importance = true;  // RTN/AWQ into ggml types: weigh by the calibration's mean x^2
   std::string imatrix_file;  // RTN into GGUF: llama-imatrix's file weighs the rounding instead

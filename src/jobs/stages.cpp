@@ -253,10 +253,18 @@ uint64_t parse_size(const std::string& s, const char* flag) {
   fail(flag, ": \"", s, "\" is not a size (bytes, or a number with B, KB, MB, GB, KiB, MiB, GiB)");
 }
 
+GlobalTypes choose_global_types(double b, std::optional<GgmlType> embed,
+                                std::optional<GgmlType> output) {
+  GlobalTypes t;
+  t.output = output ? *output : b < 3.1 ? GgmlType::Q5_K : GgmlType::Q6_K;
+  t.embed = embed ? *embed : b < 2.4 ? GgmlType::Q2_K : b < 3.1 ? GgmlType::IQ3_S : GgmlType::Q4_K;
+  return t;
+}
+
 static GgufExportOptions size_options(const PlanRequest& r, const Plan* p, const ModelConfig& c) {
   GgufExportOptions o;
-  o.embed_type = r.embed_type;
-  o.output_type = r.output_type;
+  o.embed_type = r.embed_type.value_or(GgmlType::Q4_K);
+  o.output_type = r.output_type.value_or(GgmlType::Q6_K);
   if (p) o.tensor_types = plan_tensor_types(*p, c);
   return o;
 }
@@ -272,9 +280,11 @@ std::map<std::string, GgmlType> plan_tensor_types(const Plan& p, const ModelConf
 
 // The linear-layer bits-per-weight target that makes r.target_size hold for
 // the diagnosed model: what remains of the size after the file at the lowest
-// level less its linear bytes, with the worst-case alignment padding.
+// level less its linear bytes, with the worst-case alignment padding. Error
+// when the file at the lowest level is over the size (unless `any`).
 static double target_bpw_for_size(const Diagnostics& d, const PlanRequest& r,
-                                  const ModelReader& reader, const Tokenizer& tok) {
+                                  const ModelReader& reader, const Tokenizer& tok,
+                                  bool any = false) {
   const std::vector<StorageFormat> lowest(size_t(reader.config().n_layers), r.formats[0]);
   const uint64_t at_lowest = gguf_file_bytes(reader, tok, size_options(r, nullptr, reader.config()), lowest, r.method);
   int64_t linear_bits = 0, linear_params = 0, n_linear = 0;
@@ -286,11 +296,11 @@ static double target_bpw_for_size(const Diagnostics& d, const PlanRequest& r,
     }
   // Every tensor's data is padded to 32 bytes; reserve the worst case.
   const uint64_t fixed = at_lowest - uint64_t(linear_bits / 8) + uint64_t(32 * n_linear);
-  check(r.target_size > at_lowest, "--target-size: ", r.target_size,
+  check(any || r.target_size > at_lowest, "--target-size: ", r.target_size,
         " bytes is below the smallest file of these levels: ", at_lowest, " bytes (every layer at ",
-        r.formats[0].name(), ", embedding ", ggml_type_name(r.embed_type), ", head ",
-        ggml_type_name(r.output_type), ")");
-  return double(int64_t(r.target_size - fixed) * 8) / double(linear_params);
+        r.formats[0].name(), ", embedding ", ggml_type_name(r.embed_type.value_or(GgmlType::Q4_K)),
+        ", head ", ggml_type_name(r.output_type.value_or(GgmlType::Q6_K)), ")");
+  return double((int64_t(r.target_size) - int64_t(fixed)) * 8) / double(linear_params);
 }
 
 static void check_plan_size(const Plan& p, const PlanRequest& r, const ModelReader& reader,
@@ -314,6 +324,11 @@ Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& d
           "--target-size: a GGUF plan (ggml levels) is needed; the size counts a GGUF file");
     reader.emplace(d.model_path);
     tok.emplace(Tokenizer::load(d.model_path));
+    if (!r.embed_type || !r.output_type) {
+      const GlobalTypes g = choose_global_types(target_bpw_for_size(d, r, *reader, *tok, true),
+                                                r.embed_type, r.output_type);
+      r.embed_type = g.embed, r.output_type = g.output;
+    }
     r.target_bpw = target_bpw_for_size(d, r, *reader, *tok);
   }
   Measurements m;
@@ -330,6 +345,8 @@ Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& d
   if (r.target_size > 0) {
     check_plan_size(p, r, *reader, *tok);
     p.target_size = r.target_size;
+    p.embed_type = ggml_type_name(*r.embed_type);
+    p.output_type = ggml_type_name(*r.output_type);
   }
   return p;
 }

@@ -85,8 +85,9 @@ struct PlanRequest {
   // linear layers' budget is what remains of it after the header, tokenizer,
   // norms, embedding and head at embed_type / output_type, so that the file
   // quantize writes for the plan is at most this size (checked exactly).
+  // Types left empty are chosen by choose_global_types and kept in the plan.
   uint64_t target_size = 0;
-  GgmlType embed_type = GgmlType::Q4_K, output_type = GgmlType::Q6_K;
+  std::optional<GgmlType> embed_type, output_type;
   std::string method = "gptq";  // lieq.method in the file (a few bytes of it)
 };
 // "1500000", "1.5MB", "700 MiB", "2GB" -> bytes (MB = 1e6, MiB = 2^20);
@@ -136,6 +137,16 @@ std::filesystem::path stages_dir_for(const std::filesystem::path& out);
 // Default measurements file beside a diagnostics file (one per granularity).
 std::filesystem::path measurements_path_for(const std::filesystem::path& diag_path,
                                             Granularity g = Granularity::kLayer);
+// The embedding's and head's types for a size target where r leaves them
+// open, from the bits per weight the linear layers would get with a Q6_K
+// head and a Q4_K embedding (llama.cpp's choice for its own mixes): the head
+// (and a tied embedding) Q5_K below 3.1 bpw (the IQ1_S ... IQ3_XXS mixes),
+// else Q6_K; an untied embedding Q2_K below 2.4 bpw, IQ3_S below 3.1, else Q4_K.
+struct GlobalTypes {
+  GgmlType embed = GgmlType::Q4_K, output = GgmlType::Q6_K;
+};
+GlobalTypes choose_global_types(double linear_bpw, std::optional<GgmlType> embed,
+                                std::optional<GgmlType> output);
 // A per-group GGUF plan's linear types by GGUF tensor name (GgufExportOptions::
 // tensor_types); empty for a per-layer plan.
 std::map<std::string, GgmlType> plan_tensor_types(const Plan& p, const ModelConfig& c);

@@ -318,6 +318,8 @@ nlohmann::json plan_to_json(const Plan& p) {
   j["granularity"] = granularity_name(p.granularity);
   j["target_bpw"] = p.target_bpw;
   if (p.target_size > 0) j["target_size"] = p.target_size;
+  if (!p.embed_type.empty()) j["embed_type"] = p.embed_type;
+  if (!p.output_type.empty()) j["output_type"] = p.output_type;
   j["levels"] = p.levels;
   j["formats"] = json::array();
   for (const StorageFormat& f : p.formats) j["formats"].push_back(f.name());
@@ -362,6 +364,13 @@ Plan read_plan(const std::filesystem::path& path) {
       fail(src, ": unknown granularity \"", gran, "\" (layer or group)");
     p.target_bpw = j.value("target_bpw", 0.0);
     p.target_size = j.value("target_size", uint64_t{0});
+    p.embed_type = j.value("embed_type", std::string());
+    p.output_type = j.value("output_type", std::string());
+    for (const std::string* t : {&p.embed_type, &p.output_type}) {
+      GgmlType g;
+      if (!t->empty() && !parse_ggml_type(*t, &g))
+        fail(src, ": unknown ggml type \"", *t, "\" for the ", t == &p.embed_type ? "embedding" : "head");
+    }
     p.levels = j.value("levels", std::vector<int>{});
     p.formats = read_level_formats(j, p.levels, src);
     const json& layers = j.at("layers");

@@ -64,6 +64,9 @@ struct Plan {
   Granularity granularity = Granularity::kLayer;
   double target_bpw = 0;
   uint64_t target_size = 0;  // the whole-file limit in bytes it was made for (0: none)
+  // With target_size: the embedding's and head's ggml types the size counts
+  // (quantize uses them unless told otherwise).
+  std::string embed_type, output_type;
   // The levels the allocator chose from: each one's label (the bit width a
   // user names with --levels 2,4) and storage format (int2 g128 asym, Q2_K).
   std::vector<int> levels;

@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "../expect_error.h"
+#include "io/gguf.h"
+#include "jobs/quantize.h"
 #include "jobs/stages.h"
 #include "model/reader.h"
 #include "pipeline/gguf_export.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
+#include "util/atomic_file.h"
 
 namespace lieq {
 namespace {
@@ -69,6 +72,8 @@ TEST(PlanSize, FileOfThePlanFitsTheLimit) {
     d.layers.push_back(ld);
   }
   jobs::PlanRequest r;
+  r.embed_type = GgmlType::Q4_K;  // as GgufExportOptions' defaults
+  r.output_type = GgmlType::Q6_K;
   const jobs::ResolvedLevels lv = jobs::resolve_levels({"IQ2_XXS", "IQ2_S", "Q3_K", "Q4_K"}, true,
                                                        "", 128, false);
   r.levels = lv.labels;
@@ -99,6 +104,75 @@ TEST(PlanSize, FileOfThePlanFitsTheLimit) {
   r.levels = {2, 4};
   r.target_size = largest;
   EXPECT_LIEQ_ERROR(jobs::run_plan(d, r, tmp / "diag.json", jobs::ArtifactCache()), "GGUF plan");
+}
+
+TEST(PlanSize, HeadAndEmbeddingTypesFollowTheLayersBits) {
+  using G = GgmlType;
+  EXPECT_EQ(jobs::choose_global_types(2.2, {}, {}).output, G::Q5_K);
+  EXPECT_EQ(jobs::choose_global_types(2.2, {}, {}).embed, G::Q2_K);
+  EXPECT_EQ(jobs::choose_global_types(2.7, {}, {}).embed, G::IQ3_S);
+  EXPECT_EQ(jobs::choose_global_types(3.05, {}, {}).output, G::Q5_K);
+  EXPECT_EQ(jobs::choose_global_types(3.2, {}, {}).output, G::Q6_K);
+  EXPECT_EQ(jobs::choose_global_types(3.2, {}, {}).embed, G::Q4_K);
+  EXPECT_EQ(jobs::choose_global_types(2.2, G::Q8_0, G::Q8_0).output, G::Q8_0);  // given: kept
+  EXPECT_EQ(jobs::choose_global_types(2.2, G::Q8_0, G::Q8_0).embed, G::Q8_0);
+}
+
+// A size target on tinylm (tied: its embedding is the head) low enough for a
+// Q5_K head: the plan records the types it counted, and quantize --plan
+// writes them, in a file of exactly the planned size.
+TEST(PlanSize, ThePlansTypesAreTheFilesTypes) {
+  const auto dir = testing::shared_model("tinylm-llama-12m");
+  LIEQ_REQUIRE_PATH(dir);
+  testing::TempDir tmp;
+  const ModelReader reader(dir);
+  const ModelConfig& c = reader.config();
+  Diagnostics d;
+  d.model_path = dir.string();
+  d.architecture = c.architecture;
+  d.n_layers = c.n_layers;
+  for (int l = 0; l < c.n_layers; ++l) {
+    LayerShapes s;
+    for (Role role : kLinearRoles) {
+      const auto shape = role_shape(role, c);
+      s.linears.push_back({shape[0], shape[1]});
+    }
+    d.layer_shapes.push_back(s);
+    LayerDiagnostics ld;
+    ld.layer = l;
+    ld.score = double(l);
+    d.layers.push_back(ld);
+  }
+  jobs::PlanRequest r;
+  const jobs::ResolvedLevels lv = jobs::resolve_levels({"Q2_K", "Q3_K", "Q4_K"}, true, "", 128, false);
+  r.levels = lv.labels;
+  r.formats = lv.formats;
+  r.method = "rtn";
+  const Tokenizer tok = Tokenizer::load(dir);
+  GgufExportOptions o;
+  o.output_type = GgmlType::Q5_K;
+  const uint64_t q2 = gguf_file_bytes(
+      reader, tok, o, std::vector<StorageFormat>(size_t(c.n_layers), r.formats[0]), "rtn");
+  r.target_size = q2 + 300000;  // layers at about 2.9 bpw
+  const Plan p = jobs::run_plan(d, r, tmp / "diag.json", jobs::ArtifactCache());
+  EXPECT_EQ(p.output_type, "Q5_K");
+  write_file_atomic(tmp / "plan.json", plan_to_json(p).dump(1));
+  EXPECT_EQ(read_plan(tmp / "plan.json").output_type, "Q5_K");
+  jobs::QuantizeRequest q;
+  q.model = dir.string();
+  q.out = (tmp / "x.gguf").string();
+  q.method = QuantMethod::kRtn;
+  q.plan_file = (tmp / "plan.json").string();
+  jobs::run_quantize(q, jobs::ArtifactCache());
+  const GgufReader file(tmp / "x.gguf");
+  EXPECT_EQ(file.get_tensor(kGgufEmbedding).type, GgmlType::Q5_K);
+  EXPECT_EQ(fs::file_size(tmp / "x.gguf"), gguf_file_bytes(reader, tok, o, p.layer_formats, "rtn"));
+  EXPECT_LE(fs::file_size(tmp / "x.gguf"), r.target_size);
+  // A bad type in a plan file names it.
+  nlohmann::json j = plan_to_json(p);
+  j["output_type"] = "Q9_K";
+  write_file_atomic(tmp / "bad.json", j.dump());
+  EXPECT_LIEQ_ERROR(read_plan(tmp / "bad.json"), "bad.json", "Q9_K", "head");
 }
 
 }  // namespace
