@@ -49,8 +49,10 @@ imat="$work/imatrix.gguf"
 [ -f "$imat" ] || "$llama/llama-imatrix" -m "$f32" -f "$calib" -c "$ctx" -t "$threads" -o "$imat" \
   >"$work/imatrix.log" 2>&1
 first_text="${texts%% *}"
-[ -f "$work/f32.kld" ] || "$llama/llama-perplexity" -m "$f32" -f "$first_text" -c "$ctx" -t "$threads" \
-  "${chunk_arg[@]}" --kl-divergence-base "$work/f32.kld" >"$work/f32-kldbase.log" 2>&1
+# (written under a temporary name: a killed run leaves no truncated base behind)
+[ -f "$work/f32.kld" ] || { "$llama/llama-perplexity" -m "$f32" -f "$first_text" -c "$ctx" -t "$threads" \
+  "${chunk_arg[@]}" --kl-divergence-base "$work/f32.kld.tmp" >"$work/f32-kldbase.log" 2>&1 &&
+  mv "$work/f32.kld.tmp" "$work/f32.kld"; }
 
 diag="$work/diagnostics.json"
 [ -f "$diag" ] || LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" diagnose "$model" --calib "$calib" -o "$diag" \

@@ -8,6 +8,7 @@
 #include "expect_error.h"
 #include "io/gguf.h"
 #include "io/quant_manifest.h"
+#include "jobs/jobs_fixtures.h"
 #include "jobs/quantize.h"
 #include "jobs/stages.h"
 #include "model/reader.h"
@@ -20,33 +21,11 @@ namespace lieq {
 namespace {
 namespace fs = std::filesystem;
 
-Diagnostics diagnostics_of(const fs::path& dir) {
-  const ModelReader reader(dir);
-  const ModelConfig& c = reader.config();
-  Diagnostics d;
-  d.model_path = dir.string();
-  d.architecture = c.architecture;
-  d.n_layers = c.n_layers;
-  for (int l = 0; l < c.n_layers; ++l) {
-    LayerShapes s;
-    for (Role role : kLinearRoles) {
-      const auto shape = role_shape(role, c);
-      s.linears.push_back({shape[0], shape[1]});
-    }
-    d.layer_shapes.push_back(s);
-    LayerDiagnostics ld;
-    ld.layer = l;
-    ld.score = double((l * 5) % c.n_layers);
-    d.layers.push_back(ld);
-  }
-  return d;
-}
-
 TEST(GroupPlanJob, GgufHoldsEachGroupsTypeAtThePlannedSize) {
   const auto dir = testing::shared_model("tinylm-llama-12m");
   LIEQ_REQUIRE_PATH(dir);
   testing::TempDir tmp;
-  const Diagnostics d = diagnostics_of(dir);
+  const Diagnostics d = testing::model_diagnostics(dir, 5);
   const ModelReader reader(dir);
   const ModelConfig& c = reader.config();
   const Tokenizer tok = Tokenizer::load(dir);
@@ -100,7 +79,7 @@ TEST(GroupPlanJob, DirectoryStoresEachGroupsGrid) {
   const auto dir = testing::shared_model("stories260K");
   LIEQ_REQUIRE_PATH(dir);
   testing::TempDir tmp;
-  const Diagnostics d = diagnostics_of(dir);
+  const Diagnostics d = testing::model_diagnostics(dir, 5);
   const Plan p = make_plan(d, AllocatorKind::kLieq, 3.6, {2, 4}, grid_formats({2, 4}, 32, false),
                            nullptr, Granularity::kGroup);
   write_file_atomic(tmp / "plan.json", plan_to_json(p).dump(1));

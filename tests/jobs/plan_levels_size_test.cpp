@@ -4,6 +4,7 @@
 
 #include "../expect_error.h"
 #include "io/gguf.h"
+#include "jobs/jobs_fixtures.h"
 #include "jobs/quantize.h"
 #include "jobs/stages.h"
 #include "model/reader.h"
@@ -55,22 +56,7 @@ TEST(PlanSize, FileOfThePlanFitsTheLimit) {
   LIEQ_REQUIRE_PATH(dir);
   const ModelReader reader(dir);
   const ModelConfig& c = reader.config();
-  Diagnostics d;
-  d.model_path = dir.string();
-  d.architecture = "LlamaForCausalLM";
-  d.n_layers = c.n_layers;
-  for (int l = 0; l < c.n_layers; ++l) {
-    LayerShapes s;
-    for (Role role : kLinearRoles) {
-      const auto shape = role_shape(role, c);
-      s.linears.push_back({shape[0], shape[1]});
-    }
-    d.layer_shapes.push_back(s);
-    LayerDiagnostics ld;
-    ld.layer = l;
-    ld.score = double((l * 5) % c.n_layers);
-    d.layers.push_back(ld);
-  }
+  const Diagnostics d = testing::model_diagnostics(dir, 5);
   jobs::PlanRequest r;
   r.embed_type = GgmlType::Q4_K;  // as GgufExportOptions' defaults
   r.output_type = GgmlType::Q6_K;
@@ -127,22 +113,7 @@ TEST(PlanSize, ThePlansTypesAreTheFilesTypes) {
   testing::TempDir tmp;
   const ModelReader reader(dir);
   const ModelConfig& c = reader.config();
-  Diagnostics d;
-  d.model_path = dir.string();
-  d.architecture = c.architecture;
-  d.n_layers = c.n_layers;
-  for (int l = 0; l < c.n_layers; ++l) {
-    LayerShapes s;
-    for (Role role : kLinearRoles) {
-      const auto shape = role_shape(role, c);
-      s.linears.push_back({shape[0], shape[1]});
-    }
-    d.layer_shapes.push_back(s);
-    LayerDiagnostics ld;
-    ld.layer = l;
-    ld.score = double(l);
-    d.layers.push_back(ld);
-  }
+  const Diagnostics d = testing::model_diagnostics(dir, 1);
   jobs::PlanRequest r;
   const jobs::ResolvedLevels lv = jobs::resolve_levels({"Q2_K", "Q3_K", "Q4_K"}, true, "", 128, false);
   r.levels = lv.labels;

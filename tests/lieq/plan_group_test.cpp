@@ -6,6 +6,7 @@
 
 #include "expect_error.h"
 #include "lieq/plan.h"
+#include "plan_fixtures.h"
 #include "test_support.h"
 #include "util/error.h"
 
@@ -13,23 +14,9 @@ namespace lieq {
 namespace {
 using ::testing::HasSubstr;
 
-// Shapes as kLinearRoles: q, k, v, o, gate, up, down (hidden 256, FFN 768).
-Diagnostics group_toy(int n_layers) {
-  Diagnostics d;
-  d.model_path = "toy";
-  d.architecture = "LlamaForCausalLM";
-  d.n_layers = n_layers;
-  for (int l = 0; l < n_layers; ++l) {
-    LayerShapes s;
-    s.linears = {{256, 256}, {128, 256}, {128, 256}, {256, 256}, {768, 256}, {768, 256}, {256, 768}};
-    d.layer_shapes.push_back(s);
-    LayerDiagnostics ld;
-    ld.layer = l;
-    ld.score = double((l * 3) % n_layers);  // n = 4: layers 1, 2, 3, 0 by score
-    d.layers.push_back(ld);
-  }
-  return d;
-}
+// Shapes as kLinearRoles: q, k, v, o, gate, up, down (hidden 256, FFN 768);
+// n = 4: layers 1, 2, 3, 0 by score.
+Diagnostics group_toy(int n_layers) { return testing::toy_diagnostics(n_layers, 3); }
 
 TEST(PlanGroups, ItemsSplitEachLayerIntoItsFourGroups) {
   const Diagnostics d = group_toy(2);

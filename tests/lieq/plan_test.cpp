@@ -5,6 +5,7 @@
 
 #include "expect_error.h"
 #include "lieq/plan.h"
+#include "plan_fixtures.h"
 #include "test_support.h"
 #include "util/error.h"
 
@@ -13,24 +14,7 @@ namespace {
 using ::testing::HasSubstr;
 
 Diagnostics toy_diagnostics(int n_layers) {
-  Diagnostics d;
-  d.model_path = "toy";
-  d.architecture = "LlamaForCausalLM";
-  d.n_layers = n_layers;
-  d.other_params = 1000;
-  d.other_bits = 16000;
-  for (int l = 0; l < n_layers; ++l) {
-    LayerShapes s;
-    s.linears = {{256, 256}, {128, 256}, {128, 256}, {256, 256}, {768, 256}, {768, 256}, {256, 768}};
-    d.layer_shapes.push_back(s);
-    LayerDiagnostics ld;
-    ld.layer = l;
-    ld.score = double((l * 7) % n_layers);  // a permutation: layer 5 highest for n = 12
-    ld.lim = double(l);
-    ld.zd = double(n_layers - l);
-    d.layers.push_back(ld);
-  }
-  return d;
+  return testing::toy_diagnostics(n_layers, 7);  // n = 12: layer 5 scores highest
 }
 
 TEST(Plan, LieqPromotesHighestScoresAndHitsTheBudgetFromBelow) {
