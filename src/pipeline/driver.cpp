@@ -276,29 +276,34 @@ std::vector<std::vector<double>> measure_group_errors(ModelReader& reader, const
         scaled.push_back(awq_scale_layer(fw, w, l, x.data(), n_seq, seqlen, q.awq, opt.chunk_rows,
                                          {}, [&](Role) { return q.fake_quantizer(f); })
                              .scaled);
+    // The float layer with one group quantized at a time (restored after);
+    // AWQ: a copy of the layer scaled for the level.
+    LayerWeights work = awq ? LayerWeights() : w;
     int gi = 0;
     for (const ProjectionGroup& g : projection_groups()) {
       const int group = tensor_group_of(g.input);
       std::unique_ptr<GroupCapture> cap;
       std::string note;
       for (size_t k = 0; k < K; ++k) {
-        LayerWeights wk = awq ? scaled[k] : w;
+        if (awq) work = scaled[k];
         if (!cap || awq) {
           // The group's inputs with the rest of the layer float: one Hessian
           // for every level (factored by the first, reused after).
-          cap = std::make_unique<GroupCapture>(g.input, wk[g.roles[0]].cols(), 0);
+          cap = std::make_unique<GroupCapture>(g.input, work[g.roles[0]].cols(), 0);
           y = x;
-          run_layer_chunks(fw, wk, l, y.data(), n_seq, seqlen,
+          run_layer_chunks(fw, work, l, y.data(), n_seq, seqlen,
                            std::min<int64_t>(opt.chunk_rows, kCaptureRows), cap.get());
         }
         for (Role role : g.roles) {
           TensorReport tr;
-          (void)q.quantize(levels[k], wk[role], &cap->gptq(), tr);
+          (void)q.quantize(levels[k], work[role], &cap->gptq(), tr, gguf_layer_tensor_name(role, l));
         }
         y = x;
-        run_layer_chunks(fw, wk, l, y.data(), n_seq, seqlen, opt.chunk_rows);
+        run_layer_chunks(fw, work, l, y.data(), n_seq, seqlen, opt.chunk_rows);
         const double e = relative_error(y.data(), x_fp.data(), x.size());
         error[size_t(l) * kTensorGroups + size_t(group)][k] = e;
+        if (!awq)
+          for (Role role : g.roles) work[role] = w[role];
         note += cat(note.empty() ? cat("layer ", l, " ", kTensorGroupNames[size_t(group)], " ")
                                  : std::string(", "),
                     levels[k].name(), " ", e);
