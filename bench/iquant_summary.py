@@ -1,52 +1,59 @@
 #!/usr/bin/env python3
-"""Summarises bench/iquant_table.sh's Markdown table.
+"""Summarises a bench/iquant_table.sh run from its work directory.
 
-  bench/iquant_summary.py table.md
+  bench/iquant_summary.py WORK [TYPES...]
 
-For each llama.cpp type: each lieq row's excess perplexity over F32 as a
-ratio of llama.cpp's file's excess (per evaluation text; the issue's target
-is at most 0.75), its KLD ratio, and whether its file is at most the size of
-llama.cpp's. A ratio below 1 means lieq's file is closer to F32.
+For each llama.cpp type T (ref-T.gguf) and each lieq file made at its size
+(lieq-T-ALLOCATOR-GRANULARITY.gguf): the file's bytes, its excess perplexity
+over the F32 file on the first evaluation text as llama-perplexity's paired
+estimate (Mean PPL(Q)-PPL(base), with its standard error), that excess as a
+ratio of llama.cpp's (the issue's target: at most 0.75), and the KL
+divergence with its ratio. A ratio below 1: lieq's file is closer to F32.
 """
+import glob
+import os
 import re
 import sys
 
 
-def cells(line):
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+def stat(log, key):
+    try:
+        text = open(log, encoding="utf-8", errors="replace").read()
+    except OSError:
+        return None
+    m = re.search(re.escape(key) + r"\s*:\s*(-?[0-9.]+)\s*±\s*([0-9.]+)", text)
+    return (float(m.group(1)), float(m.group(2))) if m else None
 
 
-def value(cell):
-    m = re.match(r"(-?[0-9.]+)", cell)
-    return float(m.group(1)) if m else None
+def row(path):
+    ex = stat(path + ".kld.log", "Mean PPL(Q)-PPL(base)")
+    kld = stat(path + ".kld.log", "Mean    KLD")
+    return os.path.getsize(path), ex, kld
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) < 2:
         sys.exit(__doc__)
-    rows = [cells(l) for l in open(sys.argv[1]) if l.startswith("| ") and "---" not in l]
-    header, rows = rows[0], rows[1:]
-    n_ppl = sum(1 for h in header if h.startswith("ppl "))
-    f32 = next(r for r in rows if r[0] == "F32")
-    base = [value(c) for c in f32[3:3 + n_ppl]]
-    texts = [h[4:] for h in header[3:3 + n_ppl]]
-    print("| lieq row | bytes vs llama.cpp | " + " | ".join(f"excess ppl ratio {t}" for t in texts)
-          + " | KLD ratio |")
-    print("|---|---|" + "---|" * n_ppl + "---|")
-    ref = None
-    for r in rows:
-        if r[0].startswith("llama.cpp "):
-            ref = r
+    work = sys.argv[1]
+    types = sys.argv[2:] or [os.path.basename(p)[4:-5] for p in sorted(glob.glob(f"{work}/ref-*.gguf"))]
+    print("| size of | file | bytes | excess ppl (paired) | ratio | KLD | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for t in types:
+        ref = f"{work}/ref-{t}.gguf"
+        if not os.path.exists(ref):
             continue
-        if not r[0].startswith("lieq gptq") or ref is None or len(r) < 4 + n_ppl:
+        rb, rex, rkld = row(ref)
+        if rex is None or rkld is None:
             continue
-        ratios = []
-        for i in range(n_ppl):
-            ex_l, ex_r = value(r[3 + i]) - base[i], value(ref[3 + i]) - base[i]
-            ratios.append(f"{ex_l / ex_r:.3f}" if ex_r > 0 else "n/a")
-        kld = value(r[3 + n_ppl]) / value(ref[3 + n_ppl])
-        size = "<=" if int(r[1]) <= int(ref[1]) else "OVER"
-        print(f"| {r[0]} (vs {ref[0]}) | {size} | " + " | ".join(ratios) + f" | {kld:.3f} |")
+        print(f"| {t} | llama.cpp {t} | {rb} | {rex[0]:.3f} ± {rex[1]:.3f} | 1 | {rkld[0]:.4f} ± {rkld[1]:.4f} | 1 |")
+        for f in sorted(glob.glob(f"{work}/lieq-{t}-*.gguf")):
+            b, ex, kld = row(f)
+            if ex is None or kld is None:
+                continue
+            name = os.path.basename(f)[len(f"lieq-{t}-"):-5]
+            over = "" if b <= rb else " (OVER)"
+            print(f"| {t} | lieq {name} | {b}{over} | {ex[0]:.3f} ± {ex[1]:.3f} | {ex[0] / rex[0]:.2f} "
+                  f"| {kld[0]:.4f} ± {kld[1]:.4f} | {kld[0] / rkld[0]:.2f} |")
 
 
 if __name__ == "__main__":

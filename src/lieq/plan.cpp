@@ -155,8 +155,8 @@ std::vector<LayerShapes> allocation_items(const std::vector<LayerShapes>& layers
 }
 
 namespace {
-// Per-group item scores from per-layer ones: the promotion order (groups in
-// kGroupPromotionOrder, each over the layers by score, stable) as descending values.
+// Per-group item scores from per-layer ones: the promotion order (layers by
+// score, stable; a layer's groups in kGroupPromotionOrder) as descending values.
 std::vector<double> group_scores(const std::vector<double>& layer_score) {
   std::vector<size_t> order(layer_score.size());
   for (size_t l = 0; l < order.size(); ++l) order[l] = l;
@@ -164,8 +164,8 @@ std::vector<double> group_scores(const std::vector<double>& layer_score) {
                    [&](size_t a, size_t b) { return layer_score[a] > layer_score[b]; });
   std::vector<double> s(layer_score.size() * kTensorGroups);
   double next = double(s.size());
-  for (int g : kGroupPromotionOrder)
-    for (size_t l : order) s[l * kTensorGroups + size_t(g)] = next--;
+  for (size_t l : order)
+    for (int g : kGroupPromotionOrder) s[l * kTensorGroups + size_t(g)] = next--;
   return s;
 }
 

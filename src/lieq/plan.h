@@ -30,12 +30,13 @@ std::string allocator_names();  // "lieq, uniform, positional, lim, zd, measured
 enum class Granularity : uint8_t { kLayer, kGroup };
 const char* granularity_name(Granularity g);  // "layer", "group"
 bool parse_granularity(const std::string& s, Granularity* out);
-// The score allocators' group order per level (most deserving first): q/k/v,
-// o, down, gate/up, each over the layers in order of their score. Attention
-// is a quarter of a layer's weights or less and its error costs more per bit
-// (llama.cpp's mixes raise attn_v everywhere, then ffn_down; the measured
-// allocator's group plans on tinylm do the same), gate/up is the largest.
-inline constexpr std::array<int, kTensorGroups> kGroupPromotionOrder = {0, 1, 3, 2};
+// LieQ's order for promoting a layer's groups (most deserving first): down,
+// then q/k/v, then o, then gate/up. llama.cpp's mixes raise ffn_down and
+// attn_v first; gate/up, the largest group, last. Layers come first (by
+// score): promoting q/k/v and o of every layer before any down was measured
+// on tinylm and lost at the IQ1_M, IQ2_XXS and IQ2_XS sizes (KL divergence
+// 15-20% higher; docs/results/tinylm-iquant.md).
+inline constexpr std::array<int, kTensorGroups> kGroupPromotionOrder = {3, 0, 1, 2};
 
 // Each layer's (or each tensor group's) relative output error at each level,
 // measured by quantizing the layer (the group, the rest of the layer float)
@@ -103,8 +104,8 @@ struct Plan {
 // Allocates with the chosen allocator among `formats` (one per label in
 // `levels`, both ascending). measured needs `m` (else Error), measured at
 // the same granularity. Per group, the score allocators promote (layer,
-// group) pairs level by level, groups in kGroupPromotionOrder and each
-// group's layers by score; uniform is the same in both modes.
+// group) pairs level by level in order of the layer's score, a layer's
+// groups in kGroupPromotionOrder; uniform is the same in both modes.
 Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw, const std::vector<int>& levels,
                const std::vector<StorageFormat>& formats, const Measurements* m = nullptr,
                Granularity granularity = Granularity::kLayer);

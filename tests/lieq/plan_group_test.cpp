@@ -33,34 +33,33 @@ TEST(PlanGroups, ItemsSplitEachLayerIntoItsFourGroups) {
   EXPECT_LIEQ_ERROR(allocation_items(bad.layer_shapes, Granularity::kGroup), "layer 1 has 6");
 }
 
-TEST(PlanGroups, LieqPromotesQkvOThenDownThenGateUpEachByLayerScore) {
+TEST(PlanGroups, LieqPromotesByLayerScoreThenDownQkvOGateUp) {
   const Diagnostics d = group_toy(4);
   const std::vector<StorageFormat> f = grid_formats({2, 4}, 128, false);
   // int2 g128 asym: 2.25 bpw; int4: 4.25.
   const int64_t layer = d.layer_shapes[0].params();
-  const int64_t o = 256 * 256, qkv = 256 * 256 + 2 * 128 * 256;
-  // Budget: all at 2 bits, plus two q/k/v groups and one o at 4 bits, and a bit more.
-  const double target = (2.25 * double(4 * layer) + 2.0 * double(2 * qkv + o) + 1000.0) /
+  const int64_t down = 256 * 768, qkv = 256 * 256 + 2 * 128 * 256;
+  // Budget: all at 2 bits, plus a layer's down and q/k/v at 4 bits, and a bit more.
+  const double target = (2.25 * double(4 * layer) + 2.0 * double(down + qkv) + 1000.0) /
                         double(4 * layer);
   const Plan p = make_plan(d, AllocatorKind::kLieq, target, {2, 4}, f, nullptr, Granularity::kGroup);
   ASSERT_TRUE(p.per_group());
   ASSERT_EQ(p.group_bits.size(), 4u);
-  // Scores (l * 3) % 4: layers 1, 2, 3, 0. q/k/v of layers 1 and 2 fit, that
-  // of layer 3 does not, nor layer 0's; then o of layer 1 fits.
+  // Scores (l * 3) % 4: layer 3 has score 1, layer 2 score 2, layer 1 score 3 (highest).
   for (size_t l = 0; l < 4; ++l) {
     const auto& g = p.group_bits[l];
-    const std::array<int, 4> want = l == 1   ? std::array<int, 4>{4, 4, 2, 2}
-                                    : l == 2 ? std::array<int, 4>{4, 2, 2, 2}
-                                             : std::array<int, 4>{2, 2, 2, 2};
-    EXPECT_EQ(g, want) << l;
+    if (l == 1) {
+      EXPECT_EQ(g, (std::array<int, 4>{4, 2, 2, 4})) << l;  // down, then q/k/v
+    } else {
+      EXPECT_EQ(g, (std::array<int, 4>{2, 2, 2, 2})) << l;
+    }
     // The layer's label is its largest group's (gate/up).
     EXPECT_EQ(p.bits[l], g[2]);
   }
   EXPECT_EQ(p.format_of(1, Role::kWv), f[1]);
-  EXPECT_EQ(p.format_of(1, Role::kWo), f[1]);
-  EXPECT_EQ(p.format_of(2, Role::kWo), f[0]);
-  EXPECT_EQ(p.format_of(1, Role::kWdown), f[0]);
-  EXPECT_EQ(p.linear_bits, int64_t(2.25 * double(4 * layer)) + 2 * (2 * qkv + o));
+  EXPECT_EQ(p.format_of(1, Role::kWo), f[0]);
+  EXPECT_EQ(p.format_of(1, Role::kWdown), f[1]);
+  EXPECT_EQ(p.linear_bits, int64_t(2.25 * double(4 * layer)) + 2 * (down + qkv));
   EXPECT_LE(p.linear_bpw(), target);
   // The same budget per layer promotes nothing (a whole layer does not fit).
   const Plan per_layer = make_plan(d, AllocatorKind::kLieq, target, {2, 4}, f);
