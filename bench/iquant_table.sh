@@ -59,20 +59,19 @@ diag="$work/diagnostics.json"
   >"$work/diagnose.log" 2>&1
 
 measure() {  # file label seconds
-  local f="$1" row="| $2 | $(stat -c %s "$1") | $3"
+  local f="$1" row="| $2 | $(stat -L -c %s "$1") | $3"
   for t in $texts; do
     "$llama/llama-perplexity" -m "$f" -f "$t" -c "$ctx" -t "$threads" "${chunk_arg[@]}" \
-      >"$f.$(basename "$t").log" 2>&1
-    read -r p e < <(ppl_of "$f.$(basename "$t").log")
+      >"$f.$(basename "$t").log" 2>&1 || true
+    read -r p e < <(ppl_of "$f.$(basename "$t").log") || { p="failed:"; e="see $f.$(basename "$t").log"; }
     row="$row | $p ± $e"
   done
   "$llama/llama-perplexity" -m "$f" -t "$threads" "${chunk_arg[@]}" --kl-divergence-base "$work/f32.kld" \
-    --kl-divergence >"$f.kld.log" 2>&1
-  read -r k ke < <(kld_of "$f.kld.log")
+    --kl-divergence >"$f.kld.log" 2>&1 || true
+  read -r k ke < <(kld_of "$f.kld.log") || { k="failed:"; ke="see $f.kld.log"; }
   echo "$row | $k ± $ke |"
 }
 
-rm -f "$work/bytes.txt"
 header="| file | bytes | quantize s"
 for t in $texts; do header="$header | ppl $(basename "$t")"; done
 echo "$header | KLD vs F32 |"
@@ -92,7 +91,7 @@ for T in $types; do
   if LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" quantize "$model" --method rtn --imatrix "$imat" \
     --bits 4 --types-from "$ref" -o "$out" >"$out.log" 2>&1; then
     secs="$(since "$t0")"
-    echo "$T: $(python3 scripts/gguf_diff.py "$ref" "$out" | tail -n 1)" >>"$work/bytes.txt"
+    echo "$T: $(python3 scripts/gguf_diff.py "$ref" "$out" | tail -n 1)" >"$work/bytes-$T.txt"
     measure "$out" "lieq rtn, llama.cpp's imatrix and $T's types" "$secs"
   else
     echo "| lieq rtn, $T types | failed: $(tail -n 1 "$out.log") |"
@@ -113,4 +112,4 @@ for T in $types; do
 done
 echo
 echo "Tensor bytes of lieq's RTN with llama.cpp's imatrix against llama-quantize's file:"
-cat "$work/bytes.txt"
+for T in $types; do cat "$work/bytes-$T.txt" 2>/dev/null || true; done
