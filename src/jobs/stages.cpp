@@ -298,8 +298,12 @@ static double target_bpw_for_size(const Diagnostics& d, const PlanRequest& r,
   const uint64_t fixed = at_lowest - uint64_t(linear_bits / 8) + uint64_t(32 * n_linear);
   check(any || r.target_size > at_lowest, "--target-size: ", r.target_size,
         " bytes is below the smallest file of these levels: ", at_lowest, " bytes (every layer at ",
-        r.formats[0].name(), ", embedding ", ggml_type_name(r.embed_type.value_or(GgmlType::Q4_K)),
-        ", head ", ggml_type_name(r.output_type.value_or(GgmlType::Q6_K)), ")");
+        r.formats[0].name(),
+        reader.config().tie_word_embeddings
+            ? std::string()
+            : cat(", embedding ", ggml_type_name(r.embed_type.value_or(GgmlType::Q4_K))),
+        reader.config().tie_word_embeddings ? ", tied embedding and head " : ", head ",
+        ggml_type_name(r.output_type.value_or(GgmlType::Q6_K)), ")");
   return double((int64_t(r.target_size) - int64_t(fixed)) * 8) / double(linear_params);
 }
 
