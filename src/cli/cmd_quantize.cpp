@@ -73,7 +73,8 @@ jobs::QuantizeRequest quantize_request(const QuantizeArgs& a) {
   r.uniform = QuantSpec{a.bits, a.group_size, a.sym};
   r.gguf_types = a.gguf_types;
   if (!a.embed_type.empty()) r.embed_type = type_option("--embed-type", a.embed_type);
-  if (!a.output_type.empty()) r.output_type = type_option("--output-type", a.output_type);
+  if (!a.output_type.empty() && !(r.one_shot && a.output_type == "measured"))
+    r.output_type = type_option("--output-type", a.output_type);
   r.types_from = a.types_from;
   r.importance = !a.no_imatrix;
   r.imatrix_file = a.imatrix;

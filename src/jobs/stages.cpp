@@ -315,10 +315,79 @@ static void check_plan_size(const Plan& p, const PlanRequest& r, const ModelRead
         " bytes, over the limit of ", r.target_size, " (internal error: the budget missed)");
 }
 
+// The summed measured error of a plan's choices (the knapsack's objective).
+static double plan_error(const Plan& p, const Measurements& m) {
+  const std::vector<std::vector<double>> e = m.errors_for(p.formats, m.model_path);
+  auto level = [&](int label) {
+    return size_t(std::find(p.levels.begin(), p.levels.end(), label) - p.levels.begin());
+  };
+  double sum = 0;
+  for (size_t l = 0; l < p.bits.size(); ++l) {
+    if (!p.per_group()) {
+      sum += e[l][level(p.bits[l])];
+      continue;
+    }
+    for (size_t g = 0; g < size_t(kTensorGroups); ++g)
+      sum += e[l * kTensorGroups + g][level(p.group_bits[l][g])];
+  }
+  return sum;
+}
+
+// The measured allocator's head type under a size target: of Q3_K ... Q6_K,
+// the one whose plan (for what the head leaves of the size) has the least
+// summed measured error plus the head's measured logit error
+// (measure_head_errors: the same relative output error, of the last block).
+static GgmlType measured_head_type(const Diagnostics& d, const PlanRequest& r, const Measurements& m,
+                                   const CalibRequest& calib, const std::string& model,
+                                   const ModelReader& reader, const Tokenizer& tok,
+                                   const ArtifactCache& cache) {
+  static constexpr GgmlType kCandidates[] = {GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,
+                                             GgmlType::Q6_K};
+  ModelReader mr(model);
+  const CalibSet set = load_calibration(model, calib, mr.config().max_position_embeddings);
+  QuantizeOptions qo;
+  qo.method = QuantMethod::kGptq;
+  qo.progress = false;
+  const std::vector<GgmlType> types(std::begin(kCandidates), std::end(kCandidates));
+  const std::vector<double> head = measure_head_errors(mr, set, types, qo);
+  GgmlType best = GgmlType::Q6_K;
+  double best_total = 0;
+  bool any = false;
+  std::string note = "head type (measured):";
+  for (size_t i = 0; i < types.size(); ++i) {
+    PlanRequest ri = r;
+    ri.output_type = types[i];
+    ri.target_bpw = target_bpw_for_size(d, ri, reader, tok, true);
+    double total = 0;
+    try {
+      total = plan_error(make_plan(d, r.allocator, ri.target_bpw, r.levels, r.formats, &m,
+                                   r.granularity),
+                         m) +
+              head[i];
+    } catch (const Error&) {
+      note += cat(" ", ggml_type_name(types[i]), " does not fit;");
+      continue;
+    }
+    note += cat(" ", ggml_type_name(types[i]), " ", total, " (head ", head[i], ");");
+    if (!any || total < best_total) best = types[i], best_total = total, any = true;
+  }
+  cache.note()(cat(note, " -> ", ggml_type_name(best)));
+  return best;
+}
+
 Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& diag_path,
               const ArtifactCache& cache) {
   PlanRequest r = req;
   const Diagnostics d = rescored(diag, r.rescore);
+  Measurements m;
+  CalibRequest calib = r.measure.calib;
+  if (calib.file.empty()) calib.file = d.calib_source;
+  const std::string measure_model = r.measure.model.empty() ? d.model_path : r.measure.model;
+  if (r.allocator == AllocatorKind::kMeasured)
+    m = measurements_cached(
+        measure_model, calib, r.formats, r.granularity,
+        r.measure.path.empty() ? measurements_path_for(diag_path, r.granularity) : r.measure.path,
+        cache);
   // A size target: the model's shapes and tokenizer, read once for both the
   // budget and the check of the plan's file.
   std::optional<ModelReader> reader;
@@ -328,21 +397,17 @@ Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& d
           "--target-size: a GGUF plan (ggml levels) is needed; the size counts a GGUF file");
     reader.emplace(d.model_path);
     tok.emplace(Tokenizer::load(d.model_path));
+    if (r.measured_head) {
+      check(r.allocator == AllocatorKind::kMeasured && !r.output_type,
+            "--output-type measured: needs --allocator measured");
+      r.output_type = measured_head_type(d, r, m, calib, measure_model, *reader, *tok, cache);
+    }
     if (!r.embed_type || !r.output_type) {
       const GlobalTypes g = choose_global_types(target_bpw_for_size(d, r, *reader, *tok, true),
                                                 r.embed_type, r.output_type);
       r.embed_type = g.embed, r.output_type = g.output;
     }
     r.target_bpw = target_bpw_for_size(d, r, *reader, *tok);
-  }
-  Measurements m;
-  if (r.allocator == AllocatorKind::kMeasured) {
-    CalibRequest calib = r.measure.calib;
-    if (calib.file.empty()) calib.file = d.calib_source;
-    m = measurements_cached(
-        r.measure.model.empty() ? d.model_path : r.measure.model, calib, r.formats, r.granularity,
-        r.measure.path.empty() ? measurements_path_for(diag_path, r.granularity) : r.measure.path,
-        cache);
   }
   Plan p = make_plan(d, r.allocator, r.target_bpw, r.levels, r.formats,
                      r.allocator == AllocatorKind::kMeasured ? &m : nullptr, r.granularity);

@@ -88,6 +88,10 @@ struct PlanRequest {
   // Types left empty are chosen by choose_global_types and kept in the plan.
   uint64_t target_size = 0;
   std::optional<GgmlType> embed_type, output_type;
+  // The measured allocator with a size target and no output_type: the head's
+  // type measured too (of Q3_K .. Q6_K, the least summed measured error of the
+  // plan plus the head's logit error) instead of choose_global_types' rule.
+  bool measured_head = false;
   std::string method = "gptq";  // lieq.method in the file (a few bytes of it)
 };
 // "1500000", "1.5MB", "700 MiB", "2GB" -> bytes (MB = 1e6, MiB = 2^20);

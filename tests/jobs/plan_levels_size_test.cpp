@@ -4,14 +4,17 @@
 
 #include "../expect_error.h"
 #include "io/gguf.h"
+#include "eval/calibration.h"
 #include "jobs/jobs_fixtures.h"
 #include "jobs/quantize.h"
 #include "jobs/stages.h"
 #include "model/reader.h"
 #include "pipeline/gguf_export.h"
+#include "pipeline/measure.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
 #include "util/atomic_file.h"
+#include "util/mapped_file.h"
 
 namespace lieq {
 namespace {
@@ -144,6 +147,56 @@ TEST(PlanSize, ThePlansTypesAreTheFilesTypes) {
   j["output_type"] = "Q9_K";
   write_file_atomic(tmp / "bad.json", j.dump());
   EXPECT_LIEQ_ERROR(read_plan(tmp / "bad.json"), "bad.json", "Q9_K", "head");
+}
+
+// The head's measured logit error falls with its type's bits; the measured
+// allocator's measured head choice is one of the candidates that fit, kept
+// in the plan; asking for it with another allocator is an error.
+TEST(PlanSize, MeasuredHeadType) {
+  const auto dir = testing::shared_model("tinylm-llama-12m");
+  const auto data = testing::shared_data("tinystories/valid-excerpt.txt");
+  LIEQ_REQUIRE_PATH(dir);
+  LIEQ_REQUIRE_PATH(data);
+  testing::TempDir tmp;
+  ModelReader reader(dir);
+  const Tokenizer tok = Tokenizer::load(dir);
+  const CalibSet calib = make_calibration(tok, read_text_file(data), {4, 64, 0}, 256, "tinystories");
+  QuantizeOptions qo;
+  qo.progress = false;
+  const std::vector<double> e = measure_head_errors(
+      reader, calib, {GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0}, qo);
+  ASSERT_EQ(e.size(), 4u);
+  for (size_t i = 0; i + 1 < e.size(); ++i) EXPECT_GT(e[i], e[i + 1]) << i;
+  EXPECT_GT(e[3], 0.0);
+
+  Diagnostics d = testing::model_diagnostics(dir, 5);
+  d.calib_source = data.string();
+  jobs::PlanRequest r;
+  const jobs::ResolvedLevels lv = jobs::resolve_levels({"Q2_K", "Q4_K"}, true, "", 128, false);
+  r.levels = lv.labels;
+  r.formats = lv.formats;
+  r.allocator = AllocatorKind::kMeasured;
+  r.measure.calib = {data.string(), 4, 64, 0};
+  r.measured_head = true;
+  const ModelConfig& c = reader.config();
+  GgufExportOptions o;
+  o.output_type = GgmlType::Q3_K;
+  r.target_size = gguf_file_bytes(reader, tok, o,
+                                  std::vector<StorageFormat>(size_t(c.n_layers), r.formats[0]), "gptq") +
+                  400000;
+  std::string log;
+  const Plan p =
+      jobs::run_plan(d, r, tmp / "diag.json", jobs::ArtifactCache([&](const std::string& s) { log += s; }));
+  EXPECT_THAT(log, ::testing::HasSubstr("head type (measured)"));
+  EXPECT_THAT(std::vector<std::string>({"Q3_K", "Q4_K", "Q5_K", "Q6_K"}), ::testing::Contains(p.output_type));
+  GgufExportOptions po;
+  GgmlType head;
+  ASSERT_TRUE(parse_ggml_type(p.output_type, &head));
+  po.output_type = head;
+  EXPECT_LE(gguf_file_bytes(reader, tok, po, p.layer_formats, "gptq"), r.target_size);
+  r.allocator = AllocatorKind::kLieq;
+  EXPECT_LIEQ_ERROR(jobs::run_plan(d, r, tmp / "diag.json", jobs::ArtifactCache()),
+                    "--output-type measured");
 }
 
 }  // namespace
