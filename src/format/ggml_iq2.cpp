@@ -438,32 +438,32 @@ void check_row(int64_t n, const char* type) {
   check(n >= 0 && n % kN == 0, "ggml ", type, ": row length ", n, " is not a multiple of ", kN);
 }
 
-void encode_row_iq2_xxs(const float* x, uint8_t* dst, int64_t n, const float* importance) {
-  check_row(n, "IQ2_XXS");
-  check(importance != nullptr,
-        "ggml IQ2_XXS: quantization needs an importance matrix (imatrix), as in llama.cpp");
-  const Iq2Lattice& lat = iq2_lattice(256);
+// A row of blocks of `Block`, each encoded on the lattice of `grid` points;
+// a null importance refused where ggml refuses it.
+template <class Block, class EncodeBlock>
+void encode_blocks(const char* type, int grid, bool needs_importance, EncodeBlock encode,
+                   const float* x, uint8_t* dst, int64_t n, const float* importance) {
+  check_row(n, type);
+  check(importance != nullptr || !needs_importance, "ggml ", type,
+        ": quantization needs an importance matrix (imatrix), as in llama.cpp");
+  const Iq2Lattice& lat = iq2_lattice(grid);
   for (int64_t ibl = 0; ibl < n / kN; ++ibl)
-    encode_block_iq2_xxs(lat, x + kN * ibl, importance + kN * ibl,
-                         dst + ibl * static_cast<int64_t>(sizeof(ggml::BlockIQ2_XXS)));
+    encode(lat, x + kN * ibl, importance ? importance + kN * ibl : nullptr,
+           dst + ibl * static_cast<int64_t>(sizeof(Block)));
+}
+
+void encode_row_iq2_xxs(const float* x, uint8_t* dst, int64_t n, const float* importance) {
+  encode_blocks<ggml::BlockIQ2_XXS>("IQ2_XXS", 256, true, encode_block_iq2_xxs, x, dst, n,
+                                    importance);
 }
 
 void encode_row_iq2_xs(const float* x, uint8_t* dst, int64_t n, const float* importance) {
-  check_row(n, "IQ2_XS");
-  check(importance != nullptr,
-        "ggml IQ2_XS: quantization needs an importance matrix (imatrix), as in llama.cpp");
-  const Iq2Lattice& lat = iq2_lattice(512);
-  for (int64_t ibl = 0; ibl < n / kN; ++ibl)
-    encode_block_iq2_xs(lat, x + kN * ibl, importance + kN * ibl,
-                        dst + ibl * static_cast<int64_t>(sizeof(ggml::BlockIQ2_XS)));
+  encode_blocks<ggml::BlockIQ2_XS>("IQ2_XS", 512, true, encode_block_iq2_xs, x, dst, n,
+                                   importance);
 }
 
 void encode_row_iq2_s(const float* x, uint8_t* dst, int64_t n, const float* importance) {
-  check_row(n, "IQ2_S");
-  const Iq2Lattice& lat = iq2_lattice(1024);
-  for (int64_t ibl = 0; ibl < n / kN; ++ibl)
-    encode_block_iq2_s(lat, x + kN * ibl, importance ? importance + kN * ibl : nullptr,
-                       dst + ibl * static_cast<int64_t>(sizeof(ggml::BlockIQ2_S)));
+  encode_blocks<ggml::BlockIQ2_S>("IQ2_S", 1024, false, encode_block_iq2_s, x, dst, n, importance);
 }
 
 // ---------------------------------------------------------------- requantize_group

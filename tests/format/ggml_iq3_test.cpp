@@ -13,6 +13,7 @@
 #include "expect_error.h"
 #include "format/ggml_formats.h"
 #include "ggml_fixture.h"
+#include "requantize_check.h"
 #include "format/ggml_iq_impl.h"
 #include "util/half.h"
 
@@ -120,15 +121,6 @@ const ggml_detail::LatticeImpl& impl(GgmlType t) {
   return *ggml_detail::lattice_impl(t);
 }
 
-double weighted_error(const float* x, const float* y, const float* w) {
-  double e = 0.0;
-  for (int i = 0; i < 8; ++i) {
-    const double d = double(x[i]) - double(y[i]);
-    e += double(w ? w[i] : x[i] * x[i]) * d * d;
-  }
-  return e;
-}
-
 // Bytes a group may change: its two indices and its signs (IQ3_XXS: 7 bits
 // of the sub-block word, never the scale nibble; IQ3_S: its qh bits, its sign
 // byte). Everything else must stay.
@@ -148,67 +140,16 @@ bool only_group_bytes_changed(GgmlType t, const uint8_t* before, const uint8_t* 
   return true;
 }
 
-// On the block encode_row wrote, re-choosing a group for its own values (with
-// encode_row's weights, importance * sqrt(sigma2 + x^2)) never raises its
-// weighted error and keeps the block's bytes when it does not lower it; for
-// values moved by GPTQ's error feedback (null weights: x^2) it never does
-// worse than the codes the block holds.
+// requantize_group's properties (requantize_check.h) on both types.
 TEST(GgmlIq3Test, RequantizeGroupNeverWorsensTheBlock) {
   std::mt19937 rng(5);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::uniform_real_distribution<float> ud(0.0f, 1.0f);
   for (GgmlType t : {GgmlType::IQ3_XXS, GgmlType::IQ3_S}) {
-    const ggml_detail::LatticeImpl& li = impl(t);
-    const size_t bytes = ggml_traits(t).type_size;
-    int kept = 0, improved = 0;
-    for (int trial = 0; trial < 20; ++trial) {
-      const float sd = 0.01f + ud(rng);
-      std::vector<float> x(256), imp(256), w(256), y0(256), y1(256);
-      for (int i = 0; i < 256; ++i) {
-        x[size_t(i)] = nd(rng) * sd * (ud(rng) < 0.02f ? 10.0f : 1.0f);
-        imp[size_t(i)] = 3.0f * ud(rng);
-      }
-      float sumx2 = 0.0f;
-      for (float v : x) sumx2 += v * v;
-      const float sigma2 = 2 * sumx2 / 256;
-      for (int i = 0; i < 256; ++i)
-        w[size_t(i)] = imp[size_t(i)] * std::sqrt(sigma2 + x[size_t(i)] * x[size_t(i)]);
-      std::vector<uint8_t> b0(bytes), b(bytes);
-      li.encode_row(x.data(), b0.data(), 256, imp.data());
-      li.decode(b0.data(), y0.data());
-      for (int g = 0; g < 32; ++g) {
-        const float* xg = x.data() + 8 * g;
-        b = b0;
-        li.requantize_group(b.data(), g, xg, w.data() + 8 * g);
-        li.decode(b.data(), y1.data());
-        const double e0 = weighted_error(xg, y0.data() + 8 * g, w.data() + 8 * g);
-        const double e1 = weighted_error(xg, y1.data() + 8 * g, w.data() + 8 * g);
-        EXPECT_LE(e1, e0) << ggml_type_name(t) << " group " << g;
-        if (e1 == e0) {
-          EXPECT_EQ(b, b0) << ggml_type_name(t) << " group " << g;
-        }
-        kept += b == b0;
-        EXPECT_TRUE(only_group_bytes_changed(t, b0.data(), b.data(), g));
-        float xp[8];
-        for (int i = 0; i < 8; ++i) xp[i] = xg[i] + 0.3f * sd * nd(rng);
-        b = b0;
-        li.requantize_group(b.data(), g, xp, nullptr);
-        li.decode(b.data(), y1.data());
-        const double p0 = weighted_error(xp, y0.data() + 8 * g, nullptr);
-        const double p1 = weighted_error(xp, y1.data() + 8 * g, nullptr);
-        EXPECT_LE(p1, p0) << ggml_type_name(t) << " moved group " << g;
-        improved += p1 < p0;
-        EXPECT_TRUE(only_group_bytes_changed(t, b0.data(), b.data(), g));
-        for (int i = 0; i < 256; ++i)
-          if (i / 8 != g) {
-            ASSERT_EQ(y1[size_t(i)], y0[size_t(i)]) << i;
-          }
-      }
-    }
+    testing::RequantizeCounts n;
+    testing::check_requantize_group(t, 0.0f, only_group_bytes_changed, rng, &n);
     // Measured: about 57% of the groups keep their bytes, 90% of the moved
     // groups find a better code.
-    EXPECT_GT(kept, 640 / 3) << ggml_type_name(t);
-    EXPECT_GT(improved, 640 / 2) << ggml_type_name(t);
+    EXPECT_GT(n.kept, 640 / 3) << ggml_type_name(t);
+    EXPECT_GT(n.improved, 640 / 2) << ggml_type_name(t);
   }
 }
 
