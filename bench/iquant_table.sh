@@ -14,7 +14,11 @@
 # CALIB (calibration text), TEXTS (eval texts, space-separated), CTX (256),
 # CHUNKS (llama-perplexity chunks, 0 = all), TYPES, ALLOCATORS (lieq measured),
 # GRANULARITIES (layer group), SAMPLES x SEQLEN (lieq's calibration, 32 x 256),
-# WORK (default /tmp/iquant_table), THREADS (nproc).
+# WORK (default /tmp/iquant_table), THREADS (nproc), PLAN_ARGS (more
+# `lieq plan` flags, e.g. "--output-type measured"), TAG (appended to the lieq
+# files' names, to keep rows of other PLAN_ARGS apart), REUSE_REF=1 (keep
+# llama.cpp's files and lieq's RTN rows already in WORK: only the lieq GPTQ
+# rows are made and measured).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared="${LIEQ_SHARED:-../shared}"
@@ -33,6 +37,9 @@ seqlen="${SEQLEN:-256}"
 levels="${LEVELS:-IQ1_M,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,Q3_K,Q4_K,Q5_K,Q6_K}"
 work="${WORK:-/tmp/iquant_table}"
 threads="${THREADS:-$(nproc)}"
+read -r -a plan_args <<<"${PLAN_ARGS:-}"
+tag="${TAG:-}"
+reuse_ref="${REUSE_REF:-0}"
 mkdir -p "$work"
 [ -x "$llama/llama-quantize" ] || { echo "iquant_table: $llama/llama-quantize not found (LLAMA_BIN_DIR)" >&2; exit 1; }
 
@@ -76,37 +83,39 @@ header="| file | bytes | quantize s"
 for t in $texts; do header="$header | ppl $(basename "$t")"; done
 echo "$header | KLD vs F32 |"
 echo "|---|---|---$(for t in $texts; do printf '|---'; done)|---|"
-measure "$f32" "F32" 0
+[ "$reuse_ref" = 1 ] || measure "$f32" "F32" 0
 for T in $types; do
   ref="$work/ref-$T.gguf"
-  t0=$(now)
-  "$llama/llama-quantize" --imatrix "$imat" "$f32" "$ref" "$T" "$threads" >"$ref.log" 2>&1
-  measure "$ref" "llama.cpp $T" "$(since "$t0")"
-  size=$(stat -c %s "$ref")
-  # lieq's RTN (llama.cpp's quantizer) weighted by the same imatrix file into
-  # exactly ref's tensor types: byte equality with llama-quantize's file
-  # (scripts/gguf_diff.py, in $work/bytes.txt) and the quantize time on the same file.
-  out="$work/lieq-$T-rtn-imatrix.gguf"
-  t0=$(now)
-  if LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" quantize "$model" --method rtn --imatrix "$imat" \
-    --bits 4 --types-from "$ref" -o "$out" >"$out.log" 2>&1; then
-    secs="$(since "$t0")"
-    echo "$T: $(python3 scripts/gguf_diff.py "$ref" "$out" | tail -n 1)" >"$work/bytes-$T.txt"
-    measure "$out" "lieq rtn, llama.cpp's imatrix and $T's types" "$secs"
-  else
-    echo "| lieq rtn, $T types | failed: $(tail -n 1 "$out.log") |"
+  if [ "$reuse_ref" != 1 ] || [ ! -f "$ref" ]; then
+    t0=$(now)
+    "$llama/llama-quantize" --imatrix "$imat" "$f32" "$ref" "$T" "$threads" >"$ref.log" 2>&1
+    measure "$ref" "llama.cpp $T" "$(since "$t0")"
+    # lieq's RTN (llama.cpp's quantizer) weighted by the same imatrix file into
+    # exactly ref's tensor types: byte equality with llama-quantize's file
+    # (scripts/gguf_diff.py, in $work/bytes.txt) and the quantize time on the same file.
+    out="$work/lieq-$T-rtn-imatrix.gguf"
+    t0=$(now)
+    if LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" quantize "$model" --method rtn --imatrix "$imat" \
+      --bits 4 --types-from "$ref" -o "$out" >"$out.log" 2>&1; then
+      secs="$(since "$t0")"
+      echo "$T: $(python3 scripts/gguf_diff.py "$ref" "$out" | tail -n 1)" >"$work/bytes-$T.txt"
+      measure "$out" "lieq rtn, llama.cpp's imatrix and $T's types" "$secs"
+    else
+      echo "| lieq rtn, $T types | failed: $(tail -n 1 "$out.log") |"
+    fi
   fi
+  size=$(stat -c %s "$ref")
   for a in $allocators; do
     for g in $granularities; do
-      out="$work/lieq-$T-$a-$g.gguf"
+      out="$work/lieq-$T-$a-$g$tag.gguf"
       t0=$(now)
       { LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" plan -d "$diag" --gguf --target-size "$size" \
           --allocator "$a" --granularity "$g" --levels "$levels" --samples "$samples" \
-          --seqlen "$seqlen" -o "$out.plan.json" &&
+          --seqlen "$seqlen" "${plan_args[@]}" -o "$out.plan.json" &&
         LIEQ_QUIET=1 LIEQ_THREADS="$threads" "$lieq" quantize "$model" --method gptq --calib "$calib" \
           --samples "$samples" --seqlen "$seqlen" --plan "$out.plan.json" -o "$out"; } >"$out.log" 2>&1 ||
         { echo "| lieq $a $g at $T size | failed: $(tail -n 1 "$out.log") |"; continue; }
-      measure "$out" "lieq gptq $a per $g @ $T size" "$(since "$t0")"
+      measure "$out" "lieq gptq $a per $g$tag @ $T size" "$(since "$t0")"
     done
   done
 done

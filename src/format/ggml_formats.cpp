@@ -1,5 +1,6 @@
 // ggml formats: the traits table, row (de)quantization and GgmlBlockGrid. The
-// per-format work is in ggml_legacy.cpp, ggml_kquants.cpp, ggml_iq4.cpp, the
+// per-format work is in ggml_legacy.cpp, ggml_kquants.cpp, ggml_iq4.cpp,
+// ggml_ternary.cpp, the
 // i-quants' ggml_iq1.cpp, ggml_iq2.cpp, ggml_iq3.cpp, and the scale searches
 // in ggml_search.cpp.
 #include "format/ggml_formats.h"
@@ -50,6 +51,9 @@ static_assert(sizeof(BlockIQ3_S) == 110 && offsetof(BlockIQ3_S, qh) == 66 &&
 static_assert(sizeof(BlockIQ1_S) == 50 && offsetof(BlockIQ1_S, qh) == 34);
 static_assert(sizeof(BlockIQ1_M) == 56 && offsetof(BlockIQ1_M, qh) == 32 &&
               offsetof(BlockIQ1_M, scales) == 48);
+static_assert(sizeof(BlockTQ1_0) == 54 && offsetof(BlockTQ1_0, qh) == 48 &&
+              offsetof(BlockTQ1_0, d) == 52);
+static_assert(sizeof(BlockTQ2_0) == 66 && offsetof(BlockTQ2_0, d) == 64);
 }  // namespace ggml
 
 namespace ggml_detail {
@@ -68,6 +72,8 @@ const FormatImpl* format_impl(GgmlType type) {
     case GgmlType::Q6_K: return &kQ6_K;
     case GgmlType::IQ4_NL: return &kIQ4_NL;
     case GgmlType::IQ4_XS: return &kIQ4_XS;
+    case GgmlType::TQ1_0: return &kTQ1_0;
+    case GgmlType::TQ2_0: return &kTQ2_0;
     default: break;
   }
   return nullptr;
@@ -224,6 +230,8 @@ const GgmlTypeTraits kTraits[] = {
     LIEQ_GGML_QUANT(IQ4_XS, ggml::kQK_K, BlockIQ4_XS),
     LIEQ_GGML_LATTICE(IQ1_M, BlockIQ1_M),
     {GgmlType::BF16, "BF16", 1, 2, decode_half<bf16_to_f32>, encode_half<f32_to_bf16>},
+    LIEQ_GGML_QUANT(TQ1_0, ggml::kQK_K, BlockTQ1_0),
+    LIEQ_GGML_QUANT(TQ2_0, ggml::kQK_K, BlockTQ2_0),
 };
 
 #undef LIEQ_GGML_QUANT
@@ -264,7 +272,7 @@ int32_t GgmlSubGrid::code_for(float x) const {
       break;
     }
     case Rule::kRoundAway:
-      q = static_cast<int>(std::round(clamp_for_rounding(x * a)));
+      q = static_cast<int>(std::round(clamp_for_rounding(x * a))) + off;
       break;
     // nearest_int is defined for every float (beyond 2^22 it returns what
     // ggml's does, which matters only for ggml's own degenerate cases).

@@ -53,6 +53,8 @@ enum class GgmlType : uint32_t {
   IQ4_XS = 23,
   IQ1_M = 29,
   BF16 = 30,
+  TQ1_0 = 34,
+  TQ2_0 = 35,
 };
 
 // The block structs, field for field as ggml's block_* (fp16 fields as raw
@@ -176,6 +178,23 @@ struct BlockIQ1_M {
   uint8_t scales[kQK_K / 32]; // 3-bit scales per 16
 };
 
+// Ternary (BitNet b1.58, TriLM): x = d * t, t in {-1, 0, 1}, d = max |x| of
+// the 256. TQ1_0 packs 5 trits per byte (3^5 = 243): byte b holds t_0..t_4
+// (t_0 most significant) as ceil(256 * sum 3^(4-n) (t_n + 1) / 243), trit n
+// read back as ((uint8_t)(b * 3^n) * 3) >> 8. Elements: qs[m] (m < 32) holds
+// m + 32n, qs[32 + m] (m < 16) 160 + m + 16n, qh[j] 240 + j + 4n (n < 4, the
+// fifth trit 0).
+struct BlockTQ1_0 {
+  uint8_t qs[(kQK_K - 4 * kQK_K / 64) / 5];
+  uint8_t qh[kQK_K / 64];
+  uint16_t d;
+};
+// TQ2_0: 2 bits per element, t + 1; element 128h + 32n + m at qs[32h + m] >> 2n.
+struct BlockTQ2_0 {
+  uint8_t qs[kQK_K / 4];
+  uint16_t d;
+};
+
 // The IQ4 non-linear code book (ggml's kvalues_iq4nl).
 inline constexpr int8_t kIq4NlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                             1,    13,   25,  38,  53,  69,  89,  113};
@@ -230,7 +249,7 @@ void ggml_quantize_rows(GgmlType type, const float* src, void* dst, int64_t rows
 // kIq4NlValues[q] (table); the products are ggml's, so values match its
 // decoder bit for bit. code_for() is ggml's encoder rule, with its arithmetic:
 //   kTruncBias  q = trunc((x - s) * a + b)       Q4_0/Q4_1/Q5_0/Q5_1 reference
-//   kRoundAway  q = round half away (x * a)      Q8_0
+//   kRoundAway  q = round half away (x * a) + off   Q8_0, TQ1_0, TQ2_0
 //   kScaleRound q = nearest(a * (x - s)) + off   codes of a scale search
 //   kDivRound   q = nearest((x + s) / a) + off   the K-quants' final pass
 //   kTable      q = index of the table value nearest to a * x   (IQ4)

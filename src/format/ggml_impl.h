@@ -69,6 +69,7 @@ struct FormatImpl {
 extern const FormatImpl kQ4_0, kQ4_1, kQ5_0, kQ5_1, kQ8_0;
 extern const FormatImpl kQ2_K, kQ3_K, kQ4_K, kQ5_K, kQ6_K;
 extern const FormatImpl kIQ4_NL, kIQ4_XS;
+extern const FormatImpl kTQ1_0, kTQ2_0;  // ggml_ternary.cpp
 
 // nullptr for F32, F16, BF16.
 const FormatImpl* format_impl(GgmlType type);

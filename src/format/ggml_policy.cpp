@@ -55,6 +55,10 @@ GgmlType ggml_row_type(GgmlType type, int64_t cols) {
     case GgmlType::IQ4_XS:
       fb = GgmlType::IQ4_NL;
       break;
+    case GgmlType::TQ1_0:
+    case GgmlType::TQ2_0:
+      fb = GgmlType::Q4_0;
+      break;
     case GgmlType::Q4_K:
       fb = GgmlType::Q5_0;
       break;

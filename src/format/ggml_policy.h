@@ -21,7 +21,8 @@ GgmlTypeMap parse_ggml_type_map(const std::string& s);
 // (K-quants and i-quants need multiples of 256, the others of 32): the type
 // itself when it fits, else IQ1_S ... IQ3_S/Q2_K/Q3_K/IQ4_XS -> IQ4_NL (as
 // the February 2025 llama.cpp; the 2026 one takes Q4_0 for Q2_K/Q3_K), Q4_K -> Q5_0,
-// Q5_K -> Q5_1, Q6_K -> Q8_0, and F16 when that does not fit either.
+// Q5_K -> Q5_1, Q6_K -> Q8_0, TQ1_0/TQ2_0 -> Q4_0, and F16 when that does not
+// fit either.
 GgmlType ggml_row_type(GgmlType type, int64_t cols);
 
 // Bits of a [rows, cols] weight stored as `type` (after the fallback).

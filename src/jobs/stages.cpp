@@ -10,6 +10,7 @@
 #include "lieq/metrics.h"
 #include "model/reader.h"
 #include "pipeline/gguf_export.h"
+#include "jobs/head_choice.h"
 #include "pipeline/measure.h"
 #include "report/svg_chart.h"
 #include "tokenizer/tokenizer.h"
@@ -315,66 +316,6 @@ static void check_plan_size(const Plan& p, const PlanRequest& r, const ModelRead
         " bytes, over the limit of ", r.target_size, " (internal error: the budget missed)");
 }
 
-// The summed measured error of a plan's choices (the knapsack's objective).
-static double plan_error(const Plan& p, const Measurements& m) {
-  const std::vector<std::vector<double>> e = m.errors_for(p.formats, m.model_path);
-  auto level = [&](int label) {
-    return size_t(std::find(p.levels.begin(), p.levels.end(), label) - p.levels.begin());
-  };
-  double sum = 0;
-  for (size_t l = 0; l < p.bits.size(); ++l) {
-    if (!p.per_group()) {
-      sum += e[l][level(p.bits[l])];
-      continue;
-    }
-    for (size_t g = 0; g < size_t(kTensorGroups); ++g)
-      sum += e[l * kTensorGroups + g][level(p.group_bits[l][g])];
-  }
-  return sum;
-}
-
-// The measured allocator's head type under a size target: of Q3_K ... Q6_K,
-// the one whose plan (for what the head leaves of the size) has the least
-// summed measured error plus the head's measured logit error
-// (measure_head_errors: the same relative output error, of the last block).
-static GgmlType measured_head_type(const Diagnostics& d, const PlanRequest& r, const Measurements& m,
-                                   const CalibRequest& calib, const std::string& model,
-                                   const ModelReader& reader, const Tokenizer& tok,
-                                   const ArtifactCache& cache) {
-  static constexpr GgmlType kCandidates[] = {GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,
-                                             GgmlType::Q6_K};
-  ModelReader mr(model);
-  const CalibSet set = load_calibration(model, calib, mr.config().max_position_embeddings);
-  QuantizeOptions qo;
-  qo.method = QuantMethod::kGptq;
-  qo.progress = false;
-  const std::vector<GgmlType> types(std::begin(kCandidates), std::end(kCandidates));
-  const std::vector<double> head = measure_head_errors(mr, set, types, qo);
-  GgmlType best = GgmlType::Q6_K;
-  double best_total = 0;
-  bool any = false;
-  std::string note = "head type (measured):";
-  for (size_t i = 0; i < types.size(); ++i) {
-    PlanRequest ri = r;
-    ri.output_type = types[i];
-    ri.target_bpw = target_bpw_for_size(d, ri, reader, tok, true);
-    double total = 0;
-    try {
-      total = plan_error(make_plan(d, r.allocator, ri.target_bpw, r.levels, r.formats, &m,
-                                   r.granularity),
-                         m) +
-              head[i];
-    } catch (const Error&) {
-      note += cat(" ", ggml_type_name(types[i]), " does not fit;");
-      continue;
-    }
-    note += cat(" ", ggml_type_name(types[i]), " ", total, " (head ", head[i], ");");
-    if (!any || total < best_total) best = types[i], best_total = total, any = true;
-  }
-  cache.note()(cat(note, " -> ", ggml_type_name(best)));
-  return best;
-}
-
 Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& diag_path,
               const ArtifactCache& cache) {
   PlanRequest r = req;
@@ -388,36 +329,49 @@ Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& d
         measure_model, calib, r.formats, r.granularity,
         r.measure.path.empty() ? measurements_path_for(diag_path, r.granularity) : r.measure.path,
         cache);
+  if (r.target_size == 0)
+    return make_plan(d, r.allocator, r.target_bpw, r.levels, r.formats,
+                     r.allocator == AllocatorKind::kMeasured ? &m : nullptr, r.granularity);
   // A size target: the model's shapes and tokenizer, read once for both the
   // budget and the check of the plan's file.
-  std::optional<ModelReader> reader;
-  std::optional<Tokenizer> tok;
-  if (r.target_size > 0) {
-    check(!r.formats.empty() && r.formats[0].is_ggml(),
-          "--target-size: a GGUF plan (ggml levels) is needed; the size counts a GGUF file");
-    reader.emplace(d.model_path);
-    tok.emplace(Tokenizer::load(d.model_path));
-    if (r.measured_head) {
-      check(r.allocator == AllocatorKind::kMeasured && !r.output_type,
-            "--output-type measured: needs --allocator measured");
-      r.output_type = measured_head_type(d, r, m, calib, measure_model, *reader, *tok, cache);
+  check(!r.formats.empty() && r.formats[0].is_ggml(),
+        "--target-size: a GGUF plan (ggml levels) is needed; the size counts a GGUF file");
+  const ModelReader reader(d.model_path);
+  const Tokenizer tok = Tokenizer::load(d.model_path);
+  // The plan for ri's size with its embedding and head types (those not
+  // given by choose_global_types' rule), checked against the exact file size.
+  auto plan_for = [&](PlanRequest ri) {
+    if (!ri.embed_type || !ri.output_type) {
+      const GlobalTypes g = choose_global_types(target_bpw_for_size(d, ri, reader, tok, true),
+                                                ri.embed_type, ri.output_type);
+      ri.embed_type = g.embed, ri.output_type = g.output;
     }
-    if (!r.embed_type || !r.output_type) {
-      const GlobalTypes g = choose_global_types(target_bpw_for_size(d, r, *reader, *tok, true),
-                                                r.embed_type, r.output_type);
-      r.embed_type = g.embed, r.output_type = g.output;
-    }
-    r.target_bpw = target_bpw_for_size(d, r, *reader, *tok);
+    ri.target_bpw = target_bpw_for_size(d, ri, reader, tok);
+    Plan p = make_plan(d, ri.allocator, ri.target_bpw, ri.levels, ri.formats,
+                       ri.allocator == AllocatorKind::kMeasured ? &m : nullptr, ri.granularity);
+    check_plan_size(p, ri, reader, tok);
+    p.target_size = ri.target_size;
+    p.embed_type = ggml_type_name(*ri.embed_type);
+    p.output_type = ggml_type_name(*ri.output_type);
+    return p;
+  };
+  if (r.measured_head) {
+    check(r.allocator == AllocatorKind::kMeasured && !r.output_type,
+          "--output-type measured: needs --allocator measured");
+    ModelReader mr(measure_model);
+    const CalibSet set = load_calibration(measure_model, calib, mr.config().max_position_embeddings);
+    const fs::path scratch = diag_path.has_parent_path() ? diag_path.parent_path() : fs::path(".");
+    const HeadChoice h = choose_head_end_to_end(
+        measure_model, set, read_text_file(calib.file), scratch,
+        {GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}, [&](GgmlType t) {
+          PlanRequest ri = r;
+          ri.output_type = t;
+          return plan_for(ri);
+        });
+    cache.note()(h.note);
+    r.output_type = h.type;
   }
-  Plan p = make_plan(d, r.allocator, r.target_bpw, r.levels, r.formats,
-                     r.allocator == AllocatorKind::kMeasured ? &m : nullptr, r.granularity);
-  if (r.target_size > 0) {
-    check_plan_size(p, r, *reader, *tok);
-    p.target_size = r.target_size;
-    p.embed_type = ggml_type_name(*r.embed_type);
-    p.output_type = ggml_type_name(*r.output_type);
-  }
-  return p;
+  return plan_for(r);
 }
 
 PlannedModel diagnose_and_plan(const DiagnoseRequest& diagnose, const PlanRequest& plan,

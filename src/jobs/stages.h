@@ -89,8 +89,9 @@ struct PlanRequest {
   uint64_t target_size = 0;
   std::optional<GgmlType> embed_type, output_type;
   // The measured allocator with a size target and no output_type: the head's
-  // type measured too (of Q3_K .. Q6_K, the least summed measured error of the
-  // plan plus the head's logit error) instead of choose_global_types' rule.
+  // type chosen end to end (of Q3_K .. Q6_K, the one whose quantized file is
+  // closest to the float model on the calibration text: jobs/head_choice.h)
+  // instead of choose_global_types' rule.
   bool measured_head = false;
   std::string method = "gptq";  // lieq.method in the file (a few bytes of it)
 };

@@ -60,6 +60,10 @@ uint32_t gguf_file_type(GgmlType type) {
       return 28;
     case GgmlType::IQ1_M:
       return 31;
+    case GgmlType::TQ1_0:
+      return 36;
+    case GgmlType::TQ2_0:
+      return 37;
   }
   return 0;
 }

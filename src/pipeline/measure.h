@@ -19,12 +19,4 @@ Measurements measure_layers(ModelReader& reader, const CalibSet& calib,
                             const std::vector<StorageFormat>& levels, const QuantizeOptions& base,
                             Granularity granularity = Granularity::kLayer);
 
-// The output head's relative logit error ||X Q^T - X W^T||^2 / ||X W^T||^2 in
-// each ggml type (base.method; GPTQ on the head's input Hessian), X the float
-// model's final-normed hidden states of the calibration (the first
-// error_rows rows for the logits). For a tied model the head is the embedding.
-std::vector<double> measure_head_errors(ModelReader& reader, const CalibSet& calib,
-                                        const std::vector<GgmlType>& types,
-                                        const QuantizeOptions& base);
-
 }  // namespace lieq

@@ -88,7 +88,7 @@ const GgmlType kQuantTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, 
 
 TEST(GgmlFormatsTest, IdsAndSizesMatchGgml) {
   // From ggml.h (enum ggml_type) and ggml-common.h (block structs), llama.cpp
-  // c392e5094deaf2d1a7c18683214f007fad3fe42b.
+  // c392e5094deaf2d1a7c18683214f007fad3fe42b (TQ1_0, TQ2_0: de3ff815ea7d).
   struct Expected {
     uint32_t id;
     const char* name;
@@ -108,6 +108,7 @@ TEST(GgmlFormatsTest, IdsAndSizesMatchGgml) {
       {20, "IQ4_NL", 32, 18, 4.5},    {21, "IQ3_S", 256, 110, 3.4375},
       {22, "IQ2_S", 256, 82, 2.5625}, {23, "IQ4_XS", 256, 136, 4.25},
       {29, "IQ1_M", 256, 56, 1.75},   {30, "BF16", 1, 2, 16.0},
+      {34, "TQ1_0", 256, 54, 1.6875}, {35, "TQ2_0", 256, 66, 2.0625},
   };
   ASSERT_EQ(ggml_supported_types().size(), std::size(expected));
   for (size_t i = 0; i < std::size(expected); ++i) {
@@ -137,8 +138,10 @@ TEST(GgmlFormatsTest, IdsAndSizesMatchGgml) {
   EXPECT_EQ(sizeof(ggml::BlockQ6_K), 210u);
   EXPECT_EQ(sizeof(ggml::BlockIQ4_NL), 18u);
   EXPECT_EQ(sizeof(ggml::BlockIQ4_XS), 136u);
-  // Unsupported ids: Q8_1 (9), Q8_K (15), I8 (24), TQ1_0 (34).
-  for (uint32_t id : {4u, 5u, 9u, 15u, 24u, 34u, 39u}) EXPECT_EQ(find_ggml_traits(id), nullptr);
+  EXPECT_EQ(sizeof(ggml::BlockTQ1_0), 54u);
+  EXPECT_EQ(sizeof(ggml::BlockTQ2_0), 66u);
+  // Unsupported ids: Q8_1 (9), Q8_K (15), I8 (24), I32 (26), MXFP4 (39).
+  for (uint32_t id : {4u, 5u, 9u, 15u, 24u, 26u, 39u}) EXPECT_EQ(find_ggml_traits(id), nullptr);
 }
 
 TEST(GgmlFormatsTest, ParsesNamesCaseInsensitively) {
@@ -208,6 +211,7 @@ TEST(GgmlFormatsTest, RoundTripWithinErrorBudgets) {
       {GgmlType::Q5_1, 0.042},   {GgmlType::Q5_0, 0.047},   {GgmlType::Q4_K, 0.079},
       {GgmlType::IQ4_NL, 0.084}, {GgmlType::IQ4_XS, 0.085}, {GgmlType::Q4_1, 0.086},
       {GgmlType::Q4_0, 0.095},   {GgmlType::Q3_K, 0.167},   {GgmlType::Q2_K, 0.33},
+      {GgmlType::TQ2_0, 0.83},   {GgmlType::TQ1_0, 0.83},  // ternary: made for ternary weights
   };
   ASSERT_EQ(std::size(budgets), non_iquant_count());  // the i-quants: ggml_iq*_test.cpp
   const int64_t n = 4096, rows = 16;
@@ -376,6 +380,10 @@ const GgmlRecord kGgmlRecords[] = {
     {GgmlType::IQ4_NL, 0x90a7a85ad086fc68ull, 0x3e14934bb09dcd87ull, 0xd50672f7fccd3c9cull},
     {GgmlType::IQ4_XS, 0xb26f57dae2a46c8full, 0x056e8288347beca8ull, 0x0f484bcbbed202feull},
     {GgmlType::BF16, 0xa5a1662523b7379dull, 0xa5a1662523b7379dull, 0x3886407fc771317dull},
+    // From llama.cpp de3ff815ea7d559ee917f063901b8986f038abc6 (the Feb 2025
+    // ggml gives the same); both ternary types decode to the same values.
+    {GgmlType::TQ1_0, 0x64f59427ae86cd7aull, 0x64f59427ae86cd7aull, 0xdbf449ee131a1d0cull},
+    {GgmlType::TQ2_0, 0xdfde27c0018c28e7ull, 0xdfde27c0018c28e7ull, 0xdbf449ee131a1d0cull},
 };
 
 TEST(GgmlFormatsTest, EncodingsAndDecodingsEqualGgmlsBytes) {

@@ -1,5 +1,6 @@
-// The i-quants (IQ1_S ... IQ3_S) in GGUF files end to end: GPTQ into their
-// code books below importance-weighted RTN (llama.cpp's quantizer), files
+// The i-quants (IQ1_S ... IQ3_S) and the ternary TQ1_0/TQ2_0 in GGUF files end
+// to end: GPTQ into their code books below importance-weighted RTN (llama.cpp's
+// quantizer; the ternary types ignore the importance, as there), files
 // that load and decode to what the driver optimised, the planned file size
 // equal to the written one, and llama.cpp's row fallback for them.
 #include <gtest/gtest.h>
@@ -86,7 +87,7 @@ TEST_P(GgufIquant, GptqBeatsImportanceWeightedRtnAndTheFileLoads) {
 INSTANTIATE_TEST_SUITE_P(Types, GgufIquant,
                          ::testing::Values(GgmlType::IQ2_XXS, GgmlType::IQ2_XS, GgmlType::IQ2_S,
                                            GgmlType::IQ3_XXS, GgmlType::IQ3_S, GgmlType::IQ1_S,
-                                           GgmlType::IQ1_M),
+                                           GgmlType::IQ1_M, GgmlType::TQ1_0, GgmlType::TQ2_0),
                          [](const auto& param_info) {
                            return std::string(ggml_type_name(param_info.param));
                          });

@@ -1,0 +1,92 @@
+#include "jobs/head_choice.h"
+
+#include <unistd.h>
+
+#include "eval/kld.h"
+#include "model/load.h"
+#include "model/reader.h"
+#include "pipeline/gguf_export.h"
+#include "jobs/stages.h"
+#include "util/error.h"
+#include "util/progress.h"
+
+namespace lieq::jobs {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Removes a file when it goes out of scope.
+struct ScratchFile {
+  fs::path path;
+  ~ScratchFile() {
+    std::error_code ec;
+    fs::remove(path, ec);
+  }
+};
+
+// The GGUF export of plan p (GPTQ), its head and embedding in the plan's types.
+GgufExportOptions trial_options(const Plan& p, const ModelConfig& c, const std::string& name) {
+  GgufExportOptions o;
+  o.base.method = QuantMethod::kGptq;
+  o.base.progress = false;
+  for (const StorageFormat& f : p.layer_formats) o.layer_types.push_back(f.ggml_type());
+  o.tensor_types = plan_tensor_types(p, c);
+  check(parse_ggml_type(p.embed_type, &o.embed_type) && parse_ggml_type(p.output_type, &o.output_type),
+        "head choice: the plan has no embedding or head type (internal error)");
+  o.name = name;
+  return o;
+}
+
+}  // namespace
+
+HeadChoice choose_head_end_to_end(const std::string& model, const CalibSet& calib,
+                                  const std::string& calib_text, const fs::path& scratch_dir,
+                                  const std::vector<GgmlType>& candidates,
+                                  const std::function<Plan(GgmlType)>& plan_for) {
+  HeadChoice out;
+  ModelReader reader(model);
+  const Tokenizer tok = Tokenizer::load(model);
+  const Model base = load_model(model);
+  PplOptions po;
+  po.ctx = calib.seqlen;
+  po.max_windows = calib.n_samples;
+  po.progress = false;
+  Progress bar("head types", int64_t(candidates.size()), progress_enabled());
+  bool any = false;
+  double best_kld = 0;
+  out.note = "head type (end to end, mean KLD on the calibration text):";
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    HeadTrial t;
+    t.type = candidates[i];
+    Plan p;
+    try {
+      p = plan_for(t.type);
+      t.fits = true;
+    } catch (const Error&) {
+      out.note += cat(" ", ggml_type_name(t.type), " does not fit;");
+    }
+    if (t.fits) {
+      const ScratchFile file{scratch_dir / cat(".lieq-head-", ggml_type_name(t.type), ".",
+                                               ::getpid(), ".gguf")};
+      const QuantizeReport rep =
+          export_gguf(reader, tok, &calib, trial_options(p, reader.config(), "head trial"), file.path);
+      t.file_bytes = rep.file_bytes;
+      const KldResult k = kl_divergence(base, load_model(file.path), tok, calib_text, po);
+      t.mean_kld = k.mean_kld;
+      t.ppl = k.ppl_model;
+      out.note += cat(" ", ggml_type_name(t.type), " ", t.mean_kld, ";");
+      if (!any || t.mean_kld < best_kld) out.type = t.type, best_kld = t.mean_kld, any = true;
+    }
+    out.trials.push_back(t);
+    bar.update(int64_t(i) + 1, t.fits ? cat(ggml_type_name(t.type), " KLD ", t.mean_kld)
+                                      : cat(ggml_type_name(t.type), " does not fit"));
+  }
+  check(any, "--output-type measured: no head type of ", candidates.size(),
+        " candidates fits the size");
+  out.note += cat(" -> ", ggml_type_name(out.type));
+  bar.finish(ggml_type_name(out.type));
+  return out;
+}
+
+}  // namespace lieq::jobs

@@ -1,0 +1,47 @@
+// The output head's type under a size target, chosen end to end (the
+// measured allocator's `--output-type measured`): for each candidate type the
+// plan for what that head leaves of the size is quantized (GPTQ on the
+// measurement's calibration) into a temporary GGUF file, which is run on the
+// calibration text; the candidate whose file is closest to the float model
+// (least mean KL divergence per token) wins. What the file holds is what is
+// judged: the head (for a tied model also the input embedding) in its type,
+// every layer as the plan quantizes it, llama.cpp's fallbacks included.
+// Cost: one quantization and one KL pass per candidate.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "eval/calibration.h"
+#include "format/ggml_formats.h"
+#include "lieq/plan.h"
+
+namespace lieq::jobs {
+
+struct HeadTrial {
+  GgmlType type = GgmlType::Q6_K;
+  bool fits = false;     // false: no plan of this head fits the size
+  double mean_kld = 0;   // nats per token, on the calibration text's windows
+  double ppl = 0;        // the trial file's perplexity there
+  int64_t file_bytes = 0;
+};
+
+struct HeadChoice {
+  GgmlType type = GgmlType::Q6_K;
+  std::vector<HeadTrial> trials;  // every candidate, in the given order
+  std::string note;               // one line: each candidate's KL, the choice
+};
+
+// plan_for(t): the plan with head type t (Error when none fits the size).
+// calib: the calibration the trial files are quantized on; its text's first
+// calib.n_samples windows of calib.seqlen tokens measure them. The trial
+// files are written in scratch_dir and removed. Error when no candidate fits.
+HeadChoice choose_head_end_to_end(const std::string& model, const CalibSet& calib,
+                                  const std::string& calib_text,
+                                  const std::filesystem::path& scratch_dir,
+                                  const std::vector<GgmlType>& candidates,
+                                  const std::function<Plan(GgmlType)>& plan_for);
+
+}  // namespace lieq::jobs
