@@ -73,7 +73,8 @@ jobs::QuantizeRequest quantize_request(const QuantizeArgs& a) {
   r.uniform = QuantSpec{a.bits, a.group_size, a.sym};
   r.gguf_types = a.gguf_types;
   if (!a.embed_type.empty()) r.embed_type = type_option("--embed-type", a.embed_type);
-  if (!a.output_type.empty() && !(r.one_shot && a.output_type == "measured"))
+  if (!a.output_type.empty() &&
+      !(r.one_shot && (a.output_type == "measured" || a.output_type == "rule")))
     r.output_type = type_option("--output-type", a.output_type);
   r.types_from = a.types_from;
   r.importance = !a.no_imatrix;
@@ -143,7 +144,8 @@ void add_quantize(CLI::App& app, Action& action) {
                   "target, else Q4_K)");
   sub->add_option("--output-type", args->output_type,
                   "GGUF output: output head type (and token_embd of tied models; default: the "
-                  "plan's for a size target, else Q6_K)");
+                  "plan's for a size target, else Q6_K; with --target-size also `measured` or "
+                  "`rule`, as for plan)");
   sub->add_option("--types-from", args->types_from,
                   "GGUF output: take each tensor's type from this GGUF file of the same model "
                   "(e.g. one llama-quantize made), for comparisons at equal size");

@@ -118,8 +118,10 @@ void add_plan_flags(CLI::App* sub, PlanArgs& p) {
                   "With --target-size: token_embd's type (untied models; default: chosen by the bits "
                   "the layers get, Q2_K / IQ3_S / Q4_K)");
   sub->add_option("--output-type", p.output_type,
-                  "With --target-size: the head's type (and a tied token_embd's; default: Q5_K "
-                  "below 3.1 bpw, else Q6_K; `measured`: chosen by the measured allocator)");
+                  "With --target-size: the head's type (and a tied token_embd's). Default: with "
+                  "--allocator measured, `measured` (of Q3_K..Q6_K, the one whose quantized file is "
+                  "closest to the float model on the calibration text); else `rule`, llama.cpp's "
+                  "(Q5_K below 3.1 bpw, else Q6_K)");
   sub->add_option("--measurements", p.measurements,
                   "Layer measurements for the measured allocator (read if present, else written)");
 }
@@ -134,11 +136,15 @@ jobs::PlanRequest plan_request(const PlanArgs& a) {
   check(a.target_bpw > 0 || !a.target_size.empty(), "plan: --target-bpw or --target-size is required");
   if (!a.target_size.empty()) {
     r.target_size = jobs::parse_size(a.target_size, "--target-size");
-    r.measured_head = a.output_type == "measured";
+    // The measured allocator chooses the head end to end unless told the
+    // type or `rule` (llama.cpp's: Q5_K below 3.1 bpw, else Q6_K).
+    r.measured_head = a.output_type == "measured" ||
+                      (a.output_type.empty() && r.allocator == AllocatorKind::kMeasured);
     for (const auto& [flag, name, out] :
          {std::tuple{"--embed-type", &a.embed_type, &r.embed_type},
           std::tuple{"--output-type", &a.output_type, &r.output_type}}) {
-      if (name->empty() || *name == "measured") continue;
+      if (name->empty() || *name == "measured" || (out == &r.output_type && *name == "rule"))
+        continue;
       GgmlType t;
       check(parse_ggml_type(*name, &t), flag, ": unknown ggml type \"", *name, "\"");
       *out = t;
