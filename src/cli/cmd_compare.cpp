@@ -26,6 +26,7 @@ struct CompareArgs {
   std::vector<std::string> data, tasks;
   std::string kld_data;  // default: the first --data file
   int64_t task_limit = 0, ppl_windows = 0, kld_windows = 0, ctx = 0;
+  double bpw_tolerance = kDefaultBpwTolerance;
   bool no_keep_models = false, json = false;
 };
 
@@ -59,6 +60,7 @@ jobs::CompareRequest compare_request(const CompareArgs& a) {
   r.ppl_windows = a.ppl_windows;
   r.kld_windows = a.kld_windows;
   r.ctx = a.ctx;
+  r.bpw_tolerance = a.bpw_tolerance;
   r.keep_models = !a.no_keep_models;
   return r;
 }
@@ -118,6 +120,11 @@ void add_compare(CLI::App& app, Action& action) {
   sub->add_option("--ctx", args->ctx, "Evaluation window in tokens (0 = 2048, capped by the model)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t(0), int64_t(1) << 20));
+  sub->add_option("--bpw-tolerance", args->bpw_tolerance,
+                  "Show a row under its target only when its real linear bpw is within this "
+                  "many bpw of it (else n/a)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 16.0));
   sub->add_flag("--no-keep-models", args->no_keep_models,
                 "Delete each quantized model under DIR/models once it is evaluated");
   sub->add_flag("--json", args->json, "Print results.json instead of the table");

@@ -19,6 +19,7 @@ int run_plan(const PlanCmdArgs& a) {
   const Diagnostics d = read_diagnostics(a.diagnostics);
   const Plan p = jobs::run_plan(d, plan_request(a.plan), a.diagnostics, jobs::ArtifactCache());
   write_file_atomic(a.out, plan_to_json(p).dump(1) + "\n");
+  std::cerr << plan_shortfall_warning(p);
   if (a.json)
     print_json(plan_to_json(p));
   else

@@ -1,5 +1,6 @@
 #include "cli/stages.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <tuple>
 
@@ -163,6 +164,30 @@ jobs::PlanRequest plan_request(const PlanArgs& a) {
   r.measure.calib = a.calib;
   r.measure.path = a.measurements;
   return r;
+}
+
+std::string plan_shortfall_warning(const Plan& p) {
+  if (p.target_size > 0 || p.formats.empty() || p.linear_bpw() >= p.target_bpw - kFarBelowBpw)
+    return "";
+  const StorageFormat& top = p.formats.back();
+  auto is_top = [&](const StorageFormat& f) { return f == top; };
+  bool all_top = std::all_of(p.layer_formats.begin(), p.layer_formats.end(), is_top);
+  for (const auto& g : p.group_formats)
+    all_top = all_top && std::all_of(g.begin(), g.end(), is_top);
+  std::string why;
+  if (p.allocator == "uniform")
+    why = cat("every layer at ", top.name(),
+              "; no single format of these levels comes closer without exceeding it");
+  else if (all_top)
+    why = cat("every layer at ", top.name(),
+              ", the most these levels give; add a higher level to --levels to use the budget");
+  else
+    why = "the next promotion does not fit the budget; levels closer together or "
+          "--granularity group use more of it";
+  char bpw[128];
+  std::snprintf(bpw, sizeof bpw, "%.4f bpw, %.4f below the target %.4f bpw", p.linear_bpw(),
+                p.target_bpw - p.linear_bpw(), p.target_bpw);
+  return cat("lieq: warning: the plan reaches ", bpw, " (", why, ")\n");
 }
 
 void print_plan(const Plan& p, std::ostream& os) {

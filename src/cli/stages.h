@@ -65,6 +65,11 @@ void add_target_size_flag(CLI::App* sub, PlanArgs& p);
 // --granularity layer|group (plan and one-shot quantize).
 void add_granularity_flag(CLI::App* sub, PlanArgs& p);
 jobs::PlanRequest plan_request(const PlanArgs& a);
+// A warning when the plan's linear bpw is more than kFarBelowBpw under its
+// bpw target (e.g. levels 2, 4 for 9 bpw reach 4.25); empty otherwise and
+// for size targets.
+inline constexpr double kFarBelowBpw = 0.1;
+std::string plan_shortfall_warning(const Plan& p);
 void print_plan(const Plan& p, std::ostream& os);
 
 }  // namespace lieq::cli

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <utility>
 
 #include "util/error.h"
 #include "util/progress.h"
@@ -27,6 +28,7 @@ PplResult perplexity(const Model& model, const Tokenizer& tok, const std::string
   Forward fw(model.config);
   double nll_sum = 0;
   int64_t n_scored = 0;
+  std::vector<float> token_nll;
   Progress progress("ppl", plan.n_windows, opt.progress);
   std::vector<int32_t> win(size_t(plan.ctx));
   const int64_t d = model.config.hidden;
@@ -38,7 +40,9 @@ PplResult perplexity(const Model& model, const Tokenizer& tok, const std::string
       for_each_logits_row(fw, model.weights, hidden + (b * len + plan.first_scored) * d,
                           plan.scored_in(len), [&](int64_t r, const float* row) {
         const int64_t i = plan.first_scored + r;
-        nll_sum += log_sum_exp(row, vocab) - double(row[win[size_t(i + 1)]]);
+        const double nll = log_sum_exp(row, vocab) - double(row[win[size_t(i + 1)]]);
+        nll_sum += nll;
+        if (opt.keep_token_nll) token_nll.push_back(float(nll));
         ++n_scored;
       });
     }
@@ -52,6 +56,7 @@ PplResult perplexity(const Model& model, const Tokenizer& tok, const std::string
   r.windows = plan.n_windows;
   r.ctx = plan.ctx;
   r.protocol = protocol_name(opt.protocol);
+  r.token_nll = std::move(token_nll);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   progress.finish(cat("PPL ", r.ppl));
   return r;

@@ -17,6 +17,7 @@ struct PplOptions {
   int64_t batch_rows = 4096; // rows per forward pass
   int64_t max_windows = 0;   // 0: all
   bool progress = true;
+  bool keep_token_nll = false;  // fill PplResult::token_nll
 };
 
 struct PplResult {
@@ -26,6 +27,9 @@ struct PplResult {
   int64_t windows = 0, ctx = 0;
   std::string protocol;
   double seconds = 0;
+  // With keep_token_nll: each scored token's NLL (nats), in window order
+  // [tokens] (eval/ppl_stats.h takes its standard errors from these).
+  std::vector<float> token_nll;
 };
 
 // The token stream a protocol evaluates (wikitext2: BOS once at the start when

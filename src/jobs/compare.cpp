@@ -126,7 +126,7 @@ bool combo_row(const CompareRequest& r, const CompareInputs& in, const Combo& c,
   };
   label(row);
   const std::string name = row.name();
-  const json qs = quant_settings(r, c.method, c.plan->bits);
+  const json qs = quant_settings(r, c.method, *c.plan);
   const json settings = {{"quant", qs}, {"eval", eval_settings(r, in, true)}};
   const fs::path row_path = r.out / "rows" / (name + ".json");
   const std::string what =
@@ -160,7 +160,7 @@ bool combo_row(const CompareRequest& r, const CompareInputs& in, const Combo& c,
   fp.load();
   {
     const Model q = load_model(mdir);
-    evaluate_row(q, *fp.tok, fp.model.get(), r, in, row);
+    evaluate_row(q, *fp.tok, fp.model.get(), r, in, row, &fp.token_nll);
   }
   row.seconds["total"] = seconds_since(t0);
   row.settings = settings;
@@ -240,6 +240,13 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
       }
   sort_rows(res.rows);
   compute_recovery(res);
+  res.bpw_tolerance = r.bpw_tolerance;
+  mark_matched_bits(res);
+  for (const ResultRow& row : res.rows)
+    if (!row.matched_bits)
+      cache.note()(cat("compare: ", row.name(), " reaches ", fixed_text(row.linear_bpw, 4),
+                       " bpw, more than ", bpw_text(r.bpw_tolerance),
+                       " from its target; n/a there"));
   res.settings = report_settings(r, in, reader);
   o.seconds = seconds_since(t_start);
   write_outputs(r, d, plans_json, o);

@@ -9,7 +9,9 @@
 // the measured allocator's measurements, the original's row, each quantized
 // model (DIR/models/<name>/compare.json) and each finished combination's row
 // (DIR/rows/<name>.json) are saved with the settings they were made under and
-// reused only when those settings are the same. Combinations whose plans
+// reused only when those settings are the same. The original's per-token
+// NLLs (DIR/rows/original-<i>.nll, per data file) give each row's perplexity
+// difference from it, paired over the same tokens (eval/ppl_stats.h). Combinations whose plans
 // coincide (uniform at two targets, or two allocators choosing the same bits)
 // are quantized and measured once.
 #pragma once
@@ -44,6 +46,8 @@ struct CompareRequest {
   std::vector<std::string> data, tasks;  // files
   std::string kld_data;                  // empty: the first data file
   int64_t task_limit = 0, ppl_windows = 0, kld_windows = 0, ctx = 0;
+  // A row is shown under its target only when its real linear bpw is this close (bpw).
+  double bpw_tolerance = kDefaultBpwTolerance;
   bool keep_models = true;
 };
 

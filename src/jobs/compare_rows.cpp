@@ -1,15 +1,19 @@
 #include "jobs/compare_rows.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 
 #include "eval/kld.h"
 #include "eval/perplexity.h"
+#include "eval/ppl_stats.h"
 #include "eval/zeroshot.h"
 #include "format/dtype.h"
 #include "model/arch.h"
 #include "pipeline/layer_pass.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/json_file.h"
 #include "util/mapped_file.h"
@@ -54,6 +58,8 @@ CompareInputs check_compare_inputs(const CompareRequest& r) {
   CompareInputs in;
   for (QuantMethod m : r.methods) push_unique(in.methods, m);
   check(!in.methods.empty(), "--methods: at least one method");
+  check(std::isfinite(r.bpw_tolerance) && r.bpw_tolerance >= 0, "--bpw-tolerance ",
+        r.bpw_tolerance, ": must be a number >= 0");
   for (AllocatorKind a : r.allocators) push_unique(in.allocators, a);
   check(!in.allocators.empty(), "--allocators: at least one allocator");
   in.levels = sorted_levels(r.levels);
@@ -93,8 +99,8 @@ json eval_settings(const CompareRequest& r, const CompareInputs& in, bool with_k
   return j;
 }
 
-json quant_settings(const CompareRequest& r, QuantMethod method, const std::vector<int>& bits) {
-  return {{"model", settings_path(r.model)},
+json quant_settings(const CompareRequest& r, QuantMethod method, const Plan& plan) {
+  json j = {{"model", settings_path(r.model)},
           {"method", method_name(method)},
           {"calib", settings_path(r.calib.file)},
           {"samples", r.calib.samples},
@@ -103,7 +109,18 @@ json quant_settings(const CompareRequest& r, QuantMethod method, const std::vect
           {"group_size", r.group_size},
           {"symmetric", r.symmetric},
           {"damp", r.damp},
-          {"layer_bits", bits}};
+          {"layer_bits", plan.bits}};
+  // Only where a layer is not its level's grid, so that earlier settings stay the same.
+  json formats = json::array();
+  bool other = false;
+  for (size_t l = 0; l < plan.layer_formats.size(); ++l) {
+    const StorageFormat& f = plan.layer_formats[l];
+    formats.push_back(f.name());
+    const QuantSpec level{plan.bits[l], r.group_size, r.symmetric};
+    other = other || !(f == StorageFormat::grid(level));
+  }
+  if (other) j["layer_formats"] = formats;
+  return j;
 }
 
 DiagnoseRequest compare_diagnose_request(const CompareRequest& r) {
@@ -129,7 +146,11 @@ std::vector<std::pair<std::string, std::string>> report_settings(const CompareRe
       {"Allocators", joined(allocators)},
       {"Target bpw", joined(targets)},
       {"Levels", cat(levels, " bits, group size ", r.group_size,
-                     r.symmetric ? ", symmetric" : ", asymmetric")},
+                     r.symmetric ? ", symmetric" : ", asymmetric",
+                     "; uniform: one grid for every layer, its group size the one that reaches "
+                     "the target")},
+      {"Matched bits", cat("a row is shown under its target when its linear bpw is within ",
+                           bpw_text(r.bpw_tolerance), " bpw of it")},
       {"Calibration", cat(r.calib.file, ": ", r.calib.samples, " x ", r.calib.seqlen,
                           " tokens, seed ", r.calib.seed)},
       {"Diagnostics calibration",
@@ -153,18 +174,68 @@ void Original::load() {
   tok = std::make_unique<Tokenizer>(load_tokenizer(*model));
 }
 
+fs::path nll_path(const fs::path& out, size_t i) {
+  return out / "rows" / cat("original-", i, ".nll");
+}
+
+namespace {
+constexpr char kNllMagic[8] = {'L', 'I', 'E', 'Q', 'N', 'L', 'L', '1'};
+}  // namespace
+
+void write_nll_file(const fs::path& path, const std::vector<float>& nll) {
+  static_assert(std::endian::native == std::endian::little, "the .nll files are little endian");
+  std::string bytes(kNllMagic, sizeof kNllMagic);
+  const uint64_t n = nll.size();
+  bytes.append(reinterpret_cast<const char*>(&n), sizeof n);
+  bytes.append(reinterpret_cast<const char*>(nll.data()), nll.size() * sizeof(float));
+  write_file_atomic(path, bytes);
+}
+
+std::vector<float> read_nll_file(const fs::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  char magic[sizeof kNllMagic];
+  uint64_t n = 0;
+  if (!f.read(magic, sizeof magic) || !std::equal(magic, magic + sizeof magic, kNllMagic) ||
+      !f.read(reinterpret_cast<char*>(&n), sizeof n) ||
+      n != (fs::file_size(path) - sizeof magic - sizeof n) / sizeof(float))
+    return {};
+  std::vector<float> v(n);
+  if (!f.read(reinterpret_cast<char*>(v.data()), std::streamsize(n * sizeof(float)))) return {};
+  return v;
+}
+
 void evaluate_row(const Model& model, const Tokenizer& tok, const Model* base,
-                  const CompareRequest& r, const CompareInputs& in, ResultRow& row) {
+                  const CompareRequest& r, const CompareInputs& in, ResultRow& row,
+                  const std::vector<std::vector<float>>* ref_nll,
+                  std::vector<std::vector<float>>* token_nll) {
   PplOptions po;
   po.ctx = r.ctx;
   po.max_windows = r.ppl_windows;
   const auto t_ppl = Clock::now();
-  for (const std::string& text : in.texts) row.ppl.push_back(perplexity(model, tok, text, po).ppl);
+  if (token_nll != nullptr) token_nll->clear();
+  for (size_t i = 0; i < in.texts.size(); ++i) {
+    PplOptions pi = po;
+    pi.keep_token_nll = true;
+    PplResult p = perplexity(model, tok, in.texts[i], pi);
+    row.ppl.push_back(p.ppl);
+    row.ppl_se.push_back(ppl_standard_error(p.token_nll).ppl_se);
+    if (ref_nll != nullptr) {
+      // Same settings, same windows: the same tokens (a length mismatch means an old file).
+      const std::vector<float>* ref = i < ref_nll->size() ? &(*ref_nll)[i] : nullptr;
+      const bool paired = ref != nullptr && ref->size() == p.token_nll.size() && !ref->empty();
+      const PairedPpl d = paired ? paired_ppl_difference(p.token_nll, *ref) : PairedPpl{};
+      row.ppl_diff.push_back(paired ? d.ppl_diff : ResultRow::kNone);
+      row.ppl_diff_se.push_back(paired ? d.ppl_diff_se : ResultRow::kNone);
+    }
+    if (token_nll != nullptr) token_nll->push_back(std::move(p.token_nll));
+  }
   row.seconds["ppl"] = seconds_since(t_ppl);
   const auto t_tasks = Clock::now();
   double sum = 0;
   for (const Task& t : in.tasks) {
-    row.acc.push_back(evaluate_task(model, tok, t).acc);
+    const TaskResult tr = evaluate_task(model, tok, t);
+    row.acc.push_back(tr.acc);
+    row.acc_se.push_back(acc_standard_error(tr.acc, tr.n));
     sum += row.acc.back();
   }
   if (!in.tasks.empty()) row.avg_acc = sum / double(in.tasks.size());
@@ -210,7 +281,12 @@ ResultRow original_row(const CompareRequest& r, const CompareInputs& in, const M
                        const ArtifactCache& cache) {
   const json settings = {{"model", settings_path(r.model)}, {"eval", eval_settings(r, in, false)}};
   ResultRow row;
-  if (reusable_row(row_path, settings, cache, &row)) {
+  fp.token_nll.clear();
+  for (size_t i = 0; i < in.texts.size(); ++i)
+    fp.token_nll.push_back(read_nll_file(nll_path(r.out, i)));
+  const bool have_nll = std::none_of(fp.token_nll.begin(), fp.token_nll.end(),
+                                     [](const std::vector<float>& v) { return v.empty(); });
+  if (have_nll && reusable_row(row_path, settings, cache, &row)) {
     cache.note()(cat("original: reusing ", row_path.string()));
   } else {
     cache.note()(cat("original: evaluating ", r.model));
@@ -232,7 +308,9 @@ ResultRow original_row(const CompareRequest& r, const CompareInputs& in, const M
         row.file_bytes += int64_t(e.file_size());
     row.file_bpw = double(row.file_bytes) * 8 / double(linear_params + other_params);
     const auto t0 = Clock::now();
-    evaluate_row(*fp.model, *fp.tok, nullptr, r, in, row);
+    evaluate_row(*fp.model, *fp.tok, nullptr, r, in, row, nullptr, &fp.token_nll);
+    for (size_t i = 0; i < fp.token_nll.size(); ++i)
+      write_nll_file(nll_path(r.out, i), fp.token_nll[i]);
     row.seconds["total"] = seconds_since(t0);
     row.settings = settings;
     save_row(row_path, row, cache);

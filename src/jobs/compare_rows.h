@@ -30,8 +30,9 @@ CompareInputs check_compare_inputs(const CompareRequest& r);
 
 // The settings each artifact is saved under.
 nlohmann::json eval_settings(const CompareRequest& r, const CompareInputs& in, bool with_kld);
-nlohmann::json quant_settings(const CompareRequest& r, QuantMethod method,
-                              const std::vector<int>& bits);
+// Its layers' formats are added when one is not its level's grid at
+// r.group_size (uniform reaching a target by group size).
+nlohmann::json quant_settings(const CompareRequest& r, QuantMethod method, const Plan& plan);
 DiagnoseRequest compare_diagnose_request(const CompareRequest& r);
 // The settings shown at the top of the reports.
 std::vector<std::pair<std::string, std::string>> report_settings(const CompareRequest& r,
@@ -45,12 +46,26 @@ struct Original {
   std::string path;
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tok;
+  // Per data file: the original's per-token NLLs [tokens] (empty: not known).
+  std::vector<std::vector<float>> token_nll;
 };
 
-// Perplexity per data file, accuracy per task and their average, and (with
-// a base model) KL divergence from it.
+// The original's per-token NLLs of data file i: DIR/rows/original-<i>.nll,
+// "LIEQNLL1", uint64 count, float32 x count (little endian).
+std::filesystem::path nll_path(const std::filesystem::path& out, size_t i);
+void write_nll_file(const std::filesystem::path& path, const std::vector<float>& nll);
+// Empty when the file is missing or malformed.
+std::vector<float> read_nll_file(const std::filesystem::path& path);
+
+// Perplexity per data file with its standard error, accuracy per task (with
+// its standard error) and their average, and (with a base model) KL
+// divergence from it. With ref_nll (per data file, the original's per-token
+// NLLs; an empty entry skips that file): the paired perplexity differences.
+// token_nll (optional) receives this model's per-token NLLs per data file.
 void evaluate_row(const Model& model, const Tokenizer& tok, const Model* base,
-                  const CompareRequest& r, const CompareInputs& in, ResultRow& row);
+                  const CompareRequest& r, const CompareInputs& in, ResultRow& row,
+                  const std::vector<std::vector<float>>* ref_nll = nullptr,
+                  std::vector<std::vector<float>>* token_nll = nullptr);
 // " ppl 12.345 avg acc 40.0% kld 0.1234"
 std::string row_summary(const ResultRow& row, const CompareInputs& in);
 
@@ -60,7 +75,8 @@ bool reusable_row(const std::filesystem::path& path, const nlohmann::json& setti
 void save_row(const std::filesystem::path& path, const ResultRow& row, const ArtifactCache& cache);
 
 // The original's row: its stored linear bpw and file size, evaluated like
-// the quantized models (saved in row_path; reused when the settings match).
+// the quantized models (saved in row_path; reused when the settings match
+// and its per-token NLL files are there, which it fills fp.token_nll from).
 ResultRow original_row(const CompareRequest& r, const CompareInputs& in, const ModelReader& reader,
                        int64_t other_params, const std::filesystem::path& row_path, Original& fp,
                        const ArtifactCache& cache);

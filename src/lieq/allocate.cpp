@@ -157,6 +157,33 @@ Allocation allocate_uniform(const AllocProblem& p) {
   fail("allocation: no uniform level fits the budget");  // unreachable: check_min_fits threw
 }
 
+std::optional<StorageFormat> uniform_grid(const AllocProblem& p) {
+  validate_levels(p);
+  for (const StorageFormat& f : p.levels)
+    if (!f.is_grid()) return std::nullopt;
+  const int64_t budget = p.budget_bits();
+  std::optional<StorageFormat> best;
+  int64_t best_bits = -1;
+  for (const StorageFormat& level : p.levels) {
+    // The level's own group size first, so it wins a tie.
+    std::vector<int> sizes = {level.spec().group_size};
+    for (int g : kGridGroupSizes)
+      if (g != level.spec().group_size) sizes.push_back(g);
+    for (int g : sizes) {
+      QuantSpec s = level.spec();
+      s.group_size = g;
+      int64_t total = 0;
+      for (const LayerShapes& layer : p.layers)
+        for (const auto& [rows, cols] : layer.linears) total += s.storage_bits(rows, cols);
+      if (total <= budget && total > best_bits) {
+        best_bits = total;
+        best = StorageFormat::grid(s);
+      }
+    }
+  }
+  return best;
+}
+
 std::vector<double> positional_scores(int n_layers) {
   check(n_layers >= 0, "positional scores: negative layer count ", n_layers);
   const int n = n_layers;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,19 @@ Allocation allocate_by_score(const AllocProblem& p, const std::vector<double>& s
 
 // Every layer at the highest level that fits the budget.
 Allocation allocate_uniform(const AllocProblem& p);
+
+// The group sizes an integer grid may have (validate_spec): 0 (per output
+// channel) and the powers of two 16 .. 1024.
+inline constexpr int kGridGroupSizes[] = {0, 16, 32, 64, 128, 256, 512, 1024};
+
+// How a user reaches a bpw target with one integer grid for every layer: the
+// grid among the levels' bit widths x kGridGroupSizes (the levels' symmetry)
+// with the most total bits within the budget, e.g. int2 g64 asym (2.5 bpw)
+// for 2.5 and int4 g128 asym (4.25) for 4.25 with levels 2, 4. Ties keep the
+// lower width, then the level's own group size. Empty when a level is not an
+// integer grid (ggml types: allocate_uniform picks among the levels) or when
+// nothing fits the budget.
+std::optional<StorageFormat> uniform_grid(const AllocProblem& p);
 
 // llama.cpp's positional preference: i < n/8, i >= 7n/8, or (i - n/8) % 3 == 2
 // score 1, the rest 0 (then by position).

@@ -55,6 +55,12 @@ void compute_recovery(ComparisonResults& r) {
   }
 }
 
+void mark_matched_bits(ComparisonResults& r) {
+  r.baseline.matched_bits = true;
+  for (ResultRow& row : r.rows)
+    row.matched_bits = std::abs(row.linear_bpw - row.target_bpw) <= r.bpw_tolerance + 1e-9;
+}
+
 void sort_rows(std::vector<ResultRow>& rows) {
   std::stable_sort(rows.begin(), rows.end(), [](const ResultRow& a, const ResultRow& b) {
     return a.target_bpw < b.target_bpw;
@@ -91,8 +97,15 @@ json row_to_json(const ResultRow& row) {
   j["file_bytes"] = row.file_bytes;
   j["layer_bits"] = row.layer_bits;
   if (!row.layer_formats.empty()) j["layer_formats"] = row.layer_formats;
+  j["matched_bits"] = row.matched_bits;
   j["ppl"] = nums(row.ppl);
+  j["ppl_se"] = nums(row.ppl_se);
+  if (!row.baseline) {
+    j["ppl_diff"] = nums(row.ppl_diff);
+    j["ppl_diff_se"] = nums(row.ppl_diff_se);
+  }
   j["acc"] = nums(row.acc);
+  j["acc_se"] = nums(row.acc_se);
   j["average_acc"] = num(row.avg_acc);
   j["kld_mean"] = num(row.kld_mean);
   j["top1_agreement"] = num(row.top1_agreement);
@@ -119,6 +132,13 @@ ResultRow row_from_json(const json& j, const std::string& source) {
       fail(source, ": ", row.layer_formats.size(), " layer formats for ", row.layer_bits.size(), " layers");
     row.ppl = nums_from(j.at("ppl"));
     row.acc = nums_from(j.at("acc"));
+    // Absent in rows saved before standard errors were measured.
+    row.matched_bits = j.value("matched_bits", true);
+    const json none = json::array();
+    row.ppl_se = nums_from(j.value("ppl_se", none));
+    row.ppl_diff = nums_from(j.value("ppl_diff", none));
+    row.ppl_diff_se = nums_from(j.value("ppl_diff_se", none));
+    row.acc_se = nums_from(j.value("acc_se", none));
     row.avg_acc = num_from(j.at("average_acc"));
     row.kld_mean = num_from(j.at("kld_mean"));
     row.top1_agreement = num_from(j.at("top1_agreement"));
@@ -143,6 +163,11 @@ json results_to_json(const ComparisonResults& r) {
   j["recovery"] = {
       {"acc_recovery_pct", "average accuracy / the original's average accuracy x 100"},
       {"ppl_recovery_pct", "mean over data files of ppl(original) / ppl(quantized) x 100"}};
+  j["bpw_tolerance"] = r.bpw_tolerance;
+  j["standard_errors"] = {
+      {"ppl_se", "exp(mean NLL) x sqrt(var(per-token NLL) / (n - 1)), as llama-perplexity"},
+      {"ppl_diff_se", "of ppl - the original's ppl, paired over the same tokens"},
+      {"acc_se", "sqrt(acc (1 - acc) / (n - 1)), as lm-evaluation-harness"}};
   j["baseline"] = r.has_baseline ? row_to_json(r.baseline) : json();
   j["rows"] = json::array();
   for (const ResultRow& row : r.rows) j["rows"].push_back(row_to_json(row));
@@ -167,8 +192,19 @@ std::string baseline_label(const ResultRow& b) {
   return b.method.empty() ? "original" : b.method;
 }
 
+double at(const std::vector<double>& v, size_t i) { return i < v.size() ? v[i] : ResultRow::kNone; }
+
+// "10.36 ± 0.05" (x scale); without a finite standard error just the value;
+// `sign`: "+0.19".
+std::string with_se(double v, double se, double scale, int decimals, bool sign = false) {
+  std::string s = fixed_text(scale * v, decimals);
+  if (sign && v >= 0 && std::isfinite(v)) s = "+" + s;
+  if (std::isfinite(se)) s += " ± " + fixed_text(scale * se, decimals);
+  return s;
+}
+
 std::vector<std::string> cells_of(const ComparisonResults& r, const ResultRow& row,
-                                  bool first_of_group) {
+                                  bool first_of_group, size_t n_columns) {
   std::vector<std::string> c;
   if (row.baseline) {
     c.push_back(bpw_text(row.linear_bpw));
@@ -179,12 +215,24 @@ std::vector<std::string> cells_of(const ComparisonResults& r, const ResultRow& r
     c.push_back(row.method);
     c.push_back(row.allocator);
   }
+  if (!row.matched_bits) {
+    // Shown under a target it does not match, its figures would compare unequal bits.
+    c.push_back(cat("n/a: ", row.allocator, " reaches ", fixed_text(row.linear_bpw, 3), " bpw"));
+    while (c.size() < n_columns) c.push_back("n/a");
+    return c;
+  }
   c.push_back(fixed_text(row.linear_bpw, 3));
   c.push_back(fixed_text(double(row.file_bytes) / 1e6, 2));
   for (size_t i = 0; i < r.data.size(); ++i)
-    c.push_back(i < row.ppl.size() ? fixed_text(row.ppl[i], 2) : "-");
+    c.push_back(i < row.ppl.size() ? with_se(row.ppl[i], at(row.ppl_se, i), 1, 2) : "-");
+  if (r.has_baseline)
+    for (size_t i = 0; i < r.data.size(); ++i)
+      c.push_back(row.baseline ? "0"
+                  : i < row.ppl_diff.size()
+                      ? with_se(row.ppl_diff[i], at(row.ppl_diff_se, i), 1, 2, true)
+                      : "-");
   for (size_t i = 0; i < r.tasks.size(); ++i)
-    c.push_back(i < row.acc.size() ? fixed_text(100.0 * row.acc[i], 1) : "-");
+    c.push_back(i < row.acc.size() ? with_se(row.acc[i], at(row.acc_se, i), 100, 1) : "-");
   if (!r.tasks.empty()) {
     c.push_back(fixed_text(100.0 * row.avg_acc, 1));
     c.push_back(fixed_text(row.acc_recovery, 1));
@@ -199,6 +247,8 @@ ResultsTable results_table(const ComparisonResults& r) {
   ResultsTable t;
   t.header = {"bpw", "Method", "Allocator", "Linear bpw", "Size (MB)"};
   for (const std::string& d : r.data) t.header.push_back("PPL " + d);
+  if (r.has_baseline)
+    for (const std::string& d : r.data) t.header.push_back("ΔPPL " + d);
   for (const std::string& task : r.tasks) t.header.push_back(task);
   if (!r.tasks.empty()) {
     t.header.push_back("Avg");
@@ -208,13 +258,13 @@ ResultsTable results_table(const ComparisonResults& r) {
   if (!r.kld_data.empty()) t.header.push_back("KLD");
   t.n_text_columns = 3;
   if (r.has_baseline) {
-    t.rows.push_back(cells_of(r, r.baseline, true));
+    t.rows.push_back(cells_of(r, r.baseline, true, t.header.size()));
     t.baseline.push_back(true);
     t.group_start.push_back(true);
   }
   for (size_t i = 0; i < r.rows.size(); ++i) {
     const bool first = i == 0 || r.rows[i].target_bpw != r.rows[i - 1].target_bpw;
-    t.rows.push_back(cells_of(r, r.rows[i], first));
+    t.rows.push_back(cells_of(r, r.rows[i], first, t.header.size()));
     t.baseline.push_back(false);
     t.group_start.push_back(first);
   }
@@ -222,6 +272,12 @@ ResultsTable results_table(const ComparisonResults& r) {
   os << "bpw: target bits per weight of the linear layers; Linear bpw: the real figure "
         "(scales and zero points included); Size: the model file. ";
   if (!r.data.empty()) os << "PPL: perplexity (lower is better). ";
+  if (!r.data.empty() && r.has_baseline)
+    os << "ΔPPL: PPL(row) - PPL(original) on the same tokens. ";
+  os << "±: standard error (perplexity: from the per-token NLL variance, as llama-perplexity; "
+        "ΔPPL: paired over the same tokens; accuracy: sqrt(p(1-p)/(n-1)), as "
+        "lm-evaluation-harness). n/a: the row's real bpw is more than "
+     << bpw_text(r.bpw_tolerance) << " bpw from the target, so it is not compared there. ";
   if (!r.tasks.empty())
     os << "Tasks: zero-shot accuracy in % (acc); Avg: their unweighted mean; Acc rec.: Avg / "
           "the original's Avg x 100. ";

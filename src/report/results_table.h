@@ -19,6 +19,9 @@
 
 namespace lieq {
 
+// How far (bpw) a row's real linear bpw may be from its target to be shown under it.
+inline constexpr double kDefaultBpwTolerance = 0.05;
+
 struct ResultRow {
   static constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
   bool baseline = false;  // the original model
@@ -30,10 +33,18 @@ struct ResultRow {
   std::vector<int> layer_bits;  // per decoder layer (empty for the baseline)
   std::vector<std::string> layer_formats;  // per decoder layer: its storage format's name ("int2 g128 asym", "Q4_K")
   std::vector<double> ppl;      // per data file, in ComparisonResults::data order
+  std::vector<double> ppl_se;   // per data file: standard error (eval/ppl_stats.h); may be empty
+  // Per data file: ppl - the original's ppl on the same tokens and its paired
+  // standard error; empty for the baseline (and rows measured without them).
+  std::vector<double> ppl_diff, ppl_diff_se;
   std::vector<double> acc;      // per task, in ComparisonResults::tasks order
+  std::vector<double> acc_se;   // per task: sqrt(acc (1 - acc) / (n - 1)); may be empty
   double avg_acc = kNone;       // unweighted mean over tasks
   double kld_mean = kNone, top1_agreement = kNone;
   double ppl_recovery = kNone, acc_recovery = kNone;  // percent; see the file comment
+  // Real linear bpw within ComparisonResults::bpw_tolerance of target_bpw
+  // (mark_matched_bits); a row that is not is shown as n/a under its target.
+  bool matched_bits = true;
   std::map<std::string, double> seconds;              // per stage
   nlohmann::json settings;  // what the row was measured under (resuming compares it)
 
@@ -48,6 +59,7 @@ struct ComparisonResults {
   std::string kld_data;            // what KLD was measured on (empty: no KLD)
   // Settings shown in reports, in order (name, value).
   std::vector<std::pair<std::string, std::string>> settings;
+  double bpw_tolerance = kDefaultBpwTolerance;  // bpw; see ResultRow::matched_bits
   bool has_baseline = false;
   ResultRow baseline;
   std::vector<ResultRow> rows;  // grouped by target bpw (see sort_rows)
@@ -58,6 +70,10 @@ std::string bpw_text(double bpw);
 
 // Fills each row's recovery from the baseline (NaN without one).
 void compute_recovery(ComparisonResults& r);
+
+// Sets each row's matched_bits: |linear_bpw - target_bpw| <= r.bpw_tolerance
+// (the baseline's is true).
+void mark_matched_bits(ComparisonResults& r);
 
 // Stable sort by target bpw, keeping the given order of methods and
 // allocators inside each group.
@@ -74,9 +90,12 @@ std::string markdown_escape(const std::string& s);
 
 // The table as text cells: the original on top, then rows grouped by bpw (the bpw written on
 // the first row of each group); columns: bpw, method, allocator, real linear
-// bpw, size, one perplexity per data file, one accuracy (%) per task, their
-// average, accuracy and perplexity recovery (%), KLD; a legend saying what
-// each column is.
+// bpw, size, one perplexity per data file (± its standard error), the paired
+// difference from the original's per data file (with a baseline), one
+// accuracy (%) per task (±), their average, accuracy and perplexity recovery
+// (%), KLD; a legend saying what each column is. A row whose bits do not
+// match its target shows "n/a: <allocator> reaches <bpw> bpw" as its linear
+// bpw and "n/a" in every measured column.
 struct ResultsTable {
   std::vector<std::string> header;
   size_t n_text_columns = 0;  // left-aligned leading columns; the rest are numbers

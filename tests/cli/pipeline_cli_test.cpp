@@ -37,6 +37,17 @@ TEST(PipelineCli, DiagnosePlanQuantizeThenEvaluateTheQuantizedModel) {
   EXPECT_LE(plan["linear_bpw"].get<double>(), 3.0);
   EXPECT_GT(plan["linear_bpw"].get<double>(), 2.25);
 
+  // Far below the target (levels 2, 4 give at most every layer at int4): a warning, no failure.
+  r = run_cli({"plan", "-d", (tmp / "diag.json").string(), "--target-bpw", "9", "--levels", "2,4",
+               "-o", (tmp / "plan9.json").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("warning: the plan reaches 4."));
+  EXPECT_THAT(r.err, HasSubstr("below the target 9.0000 bpw (every layer at int4 g128 asym"));
+  r = run_cli({"plan", "-d", (tmp / "diag.json").string(), "--target-bpw", "2.5", "--levels", "2,4",
+               "-o", (tmp / "plan25.json").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("warning")));
+
   r = run_cli({"quantize", m, "--plan", (tmp / "plan.json").string(), "--calib", d, "--samples",
                "4", "--seqlen", "64", "-o", (tmp / "q").string(), "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

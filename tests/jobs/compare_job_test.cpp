@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "expect_error.h"
 #include "jobs/compare.h"
 #include "test_support.h"
@@ -58,6 +60,7 @@ class CompareJob : public ::testing::Test {
 
 TEST_F(CompareJob, RowsThenEverythingReused) {
   const jobs::CompareOutcome a = run();
+  auto a_baseline_ppl = [&] { return a.results.baseline.ppl.at(0); };
   EXPECT_EQ(a.n_combos, 4u);
   ASSERT_EQ(a.results.rows.size(), 4u);
   for (const ResultRow& row : a.results.rows) {
@@ -67,8 +70,22 @@ TEST_F(CompareJob, RowsThenEverythingReused) {
     EXPECT_LE(row.linear_bpw, row.target_bpw + 1e-9) << row.name();
     EXPECT_TRUE(fs::exists(r_.out / "rows" / (row.name() + ".json"))) << row.name();
     ASSERT_EQ(row.layer_formats.size(), row.layer_bits.size()) << row.name();
+    // uniform: one grid for every layer, its group size the one that reaches the target.
     for (size_t l = 0; l < row.layer_bits.size(); ++l)
-      EXPECT_EQ(row.layer_formats[l], "int" + std::to_string(row.layer_bits[l]) + " g64 asym") << row.name();
+      if (row.allocator == "uniform")
+        EXPECT_EQ(row.layer_formats[l], row.layer_formats[0]) << row.name();
+      else
+        EXPECT_EQ(row.layer_formats[l], "int" + std::to_string(row.layer_bits[l]) + " g64 asym")
+            << row.name();
+    EXPECT_EQ(row.matched_bits, std::abs(row.linear_bpw - row.target_bpw) <= 0.05 + 1e-9)
+        << row.name();
+    ASSERT_EQ(row.ppl_se.size(), 1u) << row.name();
+    EXPECT_GT(row.ppl_se[0], 0.0) << row.name();
+    ASSERT_EQ(row.ppl_diff.size(), 1u) << row.name();
+    // From per-token NLLs kept as float32 (relative error 2^-24 each): ppl to ~1e-7.
+    EXPECT_NEAR(row.ppl_diff[0], row.ppl[0] - a_baseline_ppl(), 1e-6 * row.ppl[0]) << row.name();
+    EXPECT_GT(row.ppl_diff_se[0], 0.0) << row.name();
+    ASSERT_EQ(row.acc_se.size(), 1u) << row.name();
   }
   EXPECT_TRUE(a.results.has_baseline);
   for (const char* f :
