@@ -116,8 +116,9 @@ void add_plan_flags(CLI::App* sub, PlanArgs& p) {
                 "8=Q8_0) and cost their real bytes");
   sub->add_option("--gguf-types", p.gguf_types, "With --gguf: bits -> ggml type, e.g. 2=Q2_K,3=IQ4_XS");
   sub->add_option("--embed-type", p.embed_type,
-                  "With --target-size: token_embd's type (untied models; default: chosen by the bits "
-                  "the layers get, Q2_K / IQ3_S / Q4_K)");
+                  "With --target-size: token_embd's type (untied models; default: with --allocator "
+                  "measured chosen end to end like the head, else by the bits the layers get, "
+                  "Q2_K / IQ3_S / Q4_K)");
   sub->add_option("--output-type", p.output_type,
                   "With --target-size: the head's type (and a tied token_embd's). Default: with "
                   "--allocator measured, `measured` (of Q3_K..Q6_K, the one whose quantized file is "

@@ -40,11 +40,12 @@ GgufExportOptions trial_options(const Plan& p, const ModelConfig& c, const std::
 
 }  // namespace
 
-HeadChoice choose_head_end_to_end(const std::string& model, const CalibSet& calib,
-                                  const std::string& calib_text, const fs::path& scratch_dir,
+TypeChoice choose_type_end_to_end(const std::string& what, const std::string& model,
+                                  const CalibSet& calib, const std::string& calib_text,
+                                  const fs::path& scratch_dir,
                                   const std::vector<GgmlType>& candidates,
                                   const std::function<Plan(GgmlType)>& plan_for) {
-  HeadChoice out;
+  TypeChoice out;
   ModelReader reader(model);
   const Tokenizer tok = Tokenizer::load(model);
   const Model base = load_model(model);
@@ -52,12 +53,12 @@ HeadChoice choose_head_end_to_end(const std::string& model, const CalibSet& cali
   po.ctx = calib.seqlen;
   po.max_windows = calib.n_samples;
   po.progress = false;
-  Progress bar("head types", int64_t(candidates.size()), progress_enabled());
+  Progress bar(what + " types", int64_t(candidates.size()), progress_enabled());
   bool any = false;
   double best_kld = 0;
-  out.note = "head type (end to end, mean KLD on the calibration text):";
+  out.note = what + " type (end to end, mean KLD on the calibration text):";
   for (size_t i = 0; i < candidates.size(); ++i) {
-    HeadTrial t;
+    TypeTrial t;
     t.type = candidates[i];
     Plan p;
     try {
@@ -67,7 +68,7 @@ HeadChoice choose_head_end_to_end(const std::string& model, const CalibSet& cali
       out.note += cat(" ", ggml_type_name(t.type), " does not fit;");
     }
     if (t.fits) {
-      const ScratchFile file{scratch_dir / cat(".lieq-head-", ggml_type_name(t.type), ".",
+      const ScratchFile file{scratch_dir / cat(".lieq-", what, "-", ggml_type_name(t.type), ".",
                                                ::getpid(), ".gguf")};
       const QuantizeReport rep =
           export_gguf(reader, tok, &calib, trial_options(p, reader.config(), "head trial"), file.path);
@@ -82,7 +83,7 @@ HeadChoice choose_head_end_to_end(const std::string& model, const CalibSet& cali
     bar.update(int64_t(i) + 1, t.fits ? cat(ggml_type_name(t.type), " KLD ", t.mean_kld)
                                       : cat(ggml_type_name(t.type), " does not fit"));
   }
-  check(any, "--output-type measured: no head type of ", candidates.size(),
+  check(any, "--output-type measured: no ", what, " type of ", candidates.size(),
         " candidates fits the size");
   out.note += cat(" -> ", ggml_type_name(out.type));
   bar.finish(ggml_type_name(out.type));

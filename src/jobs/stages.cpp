@@ -361,8 +361,9 @@ Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& d
     ModelReader mr(measure_model);
     const CalibSet set = load_calibration(measure_model, calib, mr.config().max_position_embeddings);
     const fs::path scratch = diag_path.has_parent_path() ? diag_path.parent_path() : fs::path(".");
-    const HeadChoice h = choose_head_end_to_end(
-        measure_model, set, read_text_file(calib.file), scratch,
+    const std::string text = read_text_file(calib.file);
+    const TypeChoice h = choose_type_end_to_end(
+        "head", measure_model, set, text, scratch,
         {GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}, [&](GgmlType t) {
           PlanRequest ri = r;
           ri.output_type = t;
@@ -370,6 +371,19 @@ Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& d
         });
     cache.note()(h.note);
     r.output_type = h.type;
+    // An untied embedding next, with that head: of llama.cpp's choices for
+    // its mixes (Q2_K, IQ3_S, Q4_K) and Q5_K.
+    if (!reader.config().tie_word_embeddings && !r.embed_type) {
+      const TypeChoice e = choose_type_end_to_end(
+          "embedding", measure_model, set, text, scratch,
+          {GgmlType::Q2_K, GgmlType::IQ3_S, GgmlType::Q4_K, GgmlType::Q5_K}, [&](GgmlType t) {
+            PlanRequest ri = r;
+            ri.embed_type = t;
+            return plan_for(ri);
+          });
+      cache.note()(e.note);
+      r.embed_type = e.type;
+    }
   }
   return plan_for(r);
 }

@@ -91,7 +91,8 @@ struct PlanRequest {
   // The measured allocator with a size target and no output_type: the head's
   // type chosen end to end (of Q3_K .. Q6_K, the one whose quantized file is
   // closest to the float model on the calibration text: jobs/head_choice.h)
-  // instead of choose_global_types' rule.
+  // instead of choose_global_types' rule; then, for an untied model without
+  // embed_type, the embedding's the same way (of Q2_K, IQ3_S, Q4_K, Q5_K).
   bool measured_head = false;
   std::string method = "gptq";  // lieq.method in the file (a few bytes of it)
 };

@@ -194,5 +194,49 @@ TEST(PlanSize, MeasuredHeadType) {
                     "--output-type measured");
 }
 
+// An untied model: after the head, the embedding's type is chosen end to
+// end too (of Q2_K, IQ3_S, Q4_K, Q5_K), noted, kept in the plan, and the
+// plan's file fits; a given --embed-type is kept as given.
+TEST(PlanSize, UntiedEmbeddingChosenEndToEnd) {
+  const auto dir = testing::shared_model("random-llama");
+  const auto data = testing::shared_data("tinystories/valid-excerpt.txt");
+  LIEQ_REQUIRE_PATH(dir);
+  LIEQ_REQUIRE_PATH(data);
+  testing::TempDir tmp;
+  ModelReader reader(dir);
+  ASSERT_FALSE(reader.config().tie_word_embeddings);
+  const Tokenizer tok = Tokenizer::load(dir);
+  Diagnostics d = testing::model_diagnostics(dir, 5);
+  d.calib_source = data.string();
+  jobs::PlanRequest r;
+  const jobs::ResolvedLevels lv = jobs::resolve_levels({"Q2_K", "Q4_K"}, true, "", 128, false);
+  r.levels = lv.labels;
+  r.formats = lv.formats;
+  r.allocator = AllocatorKind::kMeasured;
+  r.measure.calib = {data.string(), 2, 64, 0};
+  r.measured_head = true;
+  GgufExportOptions o;
+  o.embed_type = GgmlType::Q5_K;
+  o.output_type = GgmlType::Q6_K;
+  const std::vector<StorageFormat> lowest(size_t(reader.config().n_layers), r.formats[0]);
+  r.target_size = gguf_file_bytes(reader, tok, o, lowest, "gptq") + 20000;
+  std::string log;
+  const jobs::ArtifactCache cache([&](const std::string& s) { log += s + "\n"; });
+  const Plan p = jobs::run_plan(d, r, tmp / "diag.json", cache);
+  EXPECT_THAT(log, ::testing::HasSubstr("head type (end to end"));
+  EXPECT_THAT(log, ::testing::HasSubstr("embedding type (end to end"));
+  EXPECT_THAT(log, ::testing::HasSubstr("-> " + p.embed_type + "\n"));
+  EXPECT_THAT(std::vector<std::string>({"Q2_K", "IQ3_S", "Q4_K", "Q5_K"}),
+              ::testing::Contains(p.embed_type));
+  GgufExportOptions po;
+  ASSERT_TRUE(parse_ggml_type(p.embed_type, &po.embed_type));
+  ASSERT_TRUE(parse_ggml_type(p.output_type, &po.output_type));
+  EXPECT_LE(gguf_file_bytes(reader, tok, po, p.layer_formats, "gptq"), r.target_size);
+  r.embed_type = GgmlType::Q2_K;
+  log.clear();
+  EXPECT_EQ(jobs::run_plan(d, r, tmp / "diag.json", cache).embed_type, "Q2_K");
+  EXPECT_THAT(log, ::testing::Not(::testing::HasSubstr("embedding type (end to end")));
+}
+
 }  // namespace
 }  // namespace lieq
