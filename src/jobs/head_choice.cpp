@@ -48,7 +48,11 @@ TypeChoice choose_type_end_to_end(const std::string& what, const std::string& mo
   TypeChoice out;
   ModelReader reader(model);
   const Tokenizer tok = Tokenizer::load(model);
-  const Model base = load_model(model);
+  // The float model with its 16-bit weights kept 16-bit (half the memory of
+  // float32; products convert on the fly), beside one trial file at a time.
+  LoadOptions lo;
+  lo.keep_16bit = true;
+  const Model base = load_model(model, lo);
   PplOptions po;
   po.ctx = calib.seqlen;
   po.max_windows = calib.n_samples;
@@ -56,6 +60,7 @@ TypeChoice choose_type_end_to_end(const std::string& what, const std::string& mo
   Progress bar(what + " types", int64_t(candidates.size()), progress_enabled());
   bool any = false;
   double best_kld = 0;
+  std::string why_not;  // the last candidate's reason for not fitting
   out.note = what + " type (end to end, mean KLD on the calibration text):";
   for (size_t i = 0; i < candidates.size(); ++i) {
     TypeTrial t;
@@ -64,8 +69,9 @@ TypeChoice choose_type_end_to_end(const std::string& what, const std::string& mo
     try {
       p = plan_for(t.type);
       t.fits = true;
-    } catch (const Error&) {
+    } catch (const Error& e) {
       out.note += cat(" ", ggml_type_name(t.type), " does not fit;");
+      why_not = e.what();
     }
     if (t.fits) {
       const ScratchFile file{scratch_dir / cat(".lieq-", what, "-", ggml_type_name(t.type), ".",
@@ -84,7 +90,7 @@ TypeChoice choose_type_end_to_end(const std::string& what, const std::string& mo
                                       : cat(ggml_type_name(t.type), " does not fit"));
   }
   check(any, "--output-type measured: no ", what, " type of ", candidates.size(),
-        " candidates fits the size");
+        " candidates fits the size (", why_not, ")");
   out.note += cat(" -> ", ggml_type_name(out.type));
   bar.finish(ggml_type_name(out.type));
   return out;

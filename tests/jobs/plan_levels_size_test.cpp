@@ -189,6 +189,12 @@ TEST(PlanSize, MeasuredHeadType) {
   ASSERT_TRUE(parse_ggml_type(p.output_type, &head));
   po.output_type = head;
   EXPECT_LE(gguf_file_bytes(reader, tok, po, p.layer_formats, "gptq"), r.target_size);
+  // No candidate fits: the error says why.
+  const uint64_t fits = r.target_size;
+  r.target_size = 1000000;
+  EXPECT_LIEQ_ERROR(jobs::run_plan(d, r, tmp / "diag.json", jobs::ArtifactCache()),
+                    "no head type of 4 candidates fits", "below the smallest file");
+  r.target_size = fits;
   r.allocator = AllocatorKind::kLieq;
   EXPECT_LIEQ_ERROR(jobs::run_plan(d, r, tmp / "diag.json", jobs::ArtifactCache()),
                     "--output-type measured");
