@@ -362,28 +362,24 @@ Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& d
     const CalibSet set = load_calibration(measure_model, calib, mr.config().max_position_embeddings);
     const fs::path scratch = diag_path.has_parent_path() ? diag_path.parent_path() : fs::path(".");
     const std::string text = read_text_file(calib.file);
-    const TypeChoice h = choose_type_end_to_end(
-        "head", measure_model, set, text, scratch,
-        {GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}, [&](GgmlType t) {
-          PlanRequest ri = r;
-          ri.output_type = t;
-          return plan_for(ri);
-        });
-    cache.note()(h.note);
-    r.output_type = h.type;
-    // An untied embedding next, with that head: of llama.cpp's choices for
-    // its mixes (Q2_K, IQ3_S, Q4_K) and Q5_K.
-    if (!reader.config().tie_word_embeddings && !r.embed_type) {
-      const TypeChoice e = choose_type_end_to_end(
-          "embedding", measure_model, set, text, scratch,
-          {GgmlType::Q2_K, GgmlType::IQ3_S, GgmlType::Q4_K, GgmlType::Q5_K}, [&](GgmlType t) {
-            PlanRequest ri = r;
-            ri.embed_type = t;
-            return plan_for(ri);
-          });
-      cache.note()(e.note);
-      r.embed_type = e.type;
-    }
+    // The head first, then (untied, no embed_type given) the embedding with
+    // that head: of llama.cpp's choices for its mixes (Q2_K, IQ3_S, Q4_K) and Q5_K.
+    auto choose = [&](const char* what, std::optional<GgmlType> PlanRequest::*field,
+                      std::vector<GgmlType> candidates) {
+      const TypeChoice c = choose_type_end_to_end(what, measure_model, set, text, scratch,
+                                                  candidates, [&](GgmlType t) {
+                                                    PlanRequest ri = r;
+                                                    ri.*field = t;
+                                                    return plan_for(ri);
+                                                  });
+      cache.note()(c.note);
+      r.*field = c.type;
+    };
+    choose("head", &PlanRequest::output_type,
+           {GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K});
+    if (!reader.config().tie_word_embeddings && !r.embed_type)
+      choose("embedding", &PlanRequest::embed_type,
+             {GgmlType::Q2_K, GgmlType::IQ3_S, GgmlType::Q4_K, GgmlType::Q5_K});
   }
   return plan_for(r);
 }

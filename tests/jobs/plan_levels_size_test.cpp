@@ -149,6 +149,19 @@ TEST(PlanSize, ThePlansTypesAreTheFilesTypes) {
   EXPECT_LIEQ_ERROR(read_plan(tmp / "bad.json"), "bad.json", "Q9_K", "head");
 }
 
+// The measured allocator over levels Q2_K, Q4_K with the head (and an
+// untied embedding) chosen end to end, calibration `samples` x 64 of data.
+jobs::PlanRequest measured_head_request(const fs::path& data, int64_t samples) {
+  jobs::PlanRequest r;
+  const jobs::ResolvedLevels lv = jobs::resolve_levels({"Q2_K", "Q4_K"}, true, "", 128, false);
+  r.levels = lv.labels;
+  r.formats = lv.formats;
+  r.allocator = AllocatorKind::kMeasured;
+  r.measure.calib = {data.string(), samples, 64, 0};
+  r.measured_head = true;
+  return r;
+}
+
 // The measured allocator's end-to-end head choice: every candidate that
 // fits is tried (a trial file quantized and measured, then removed), the one
 // of least KL divergence is kept in the plan, and the plan's file fits;
@@ -163,13 +176,7 @@ TEST(PlanSize, MeasuredHeadType) {
   const Tokenizer tok = Tokenizer::load(dir);
   Diagnostics d = testing::model_diagnostics(dir, 5);
   d.calib_source = data.string();
-  jobs::PlanRequest r;
-  const jobs::ResolvedLevels lv = jobs::resolve_levels({"Q2_K", "Q4_K"}, true, "", 128, false);
-  r.levels = lv.labels;
-  r.formats = lv.formats;
-  r.allocator = AllocatorKind::kMeasured;
-  r.measure.calib = {data.string(), 4, 64, 0};
-  r.measured_head = true;
+  jobs::PlanRequest r = measured_head_request(data, 4);
   const ModelConfig& c = reader.config();
   GgufExportOptions o;
   o.output_type = GgmlType::Q3_K;
@@ -214,13 +221,7 @@ TEST(PlanSize, UntiedEmbeddingChosenEndToEnd) {
   const Tokenizer tok = Tokenizer::load(dir);
   Diagnostics d = testing::model_diagnostics(dir, 5);
   d.calib_source = data.string();
-  jobs::PlanRequest r;
-  const jobs::ResolvedLevels lv = jobs::resolve_levels({"Q2_K", "Q4_K"}, true, "", 128, false);
-  r.levels = lv.labels;
-  r.formats = lv.formats;
-  r.allocator = AllocatorKind::kMeasured;
-  r.measure.calib = {data.string(), 2, 64, 0};
-  r.measured_head = true;
+  jobs::PlanRequest r = measured_head_request(data, 2);
   GgufExportOptions o;
   o.embed_type = GgmlType::Q5_K;
   o.output_type = GgmlType::Q6_K;
