@@ -69,9 +69,7 @@ void pack_tq1_0(const int32_t* codes, uint8_t* block) {
 void decode_tq1_0(const uint8_t* block, float* y) {
   const auto b = load<ggml::BlockTQ1_0>(block);
   const float d = f16_to_f32(b.d);
-  auto put = [&](int e, uint8_t byte, int n) {
-    y[e] = static_cast<float>(trit(byte, n) - 1) * d;
-  };
+  auto put = [&](int e, uint8_t byte, int n) { y[e] = static_cast<float>(trit(byte, n) - 1) * d; };
   for (int n = 0; n < 5; ++n)
     for (int m = 0; m < kTq1Bytes32; ++m) put(m + kTq1Bytes32 * n, b.qs[m], n);
   for (int n = 0; n < 5; ++n)

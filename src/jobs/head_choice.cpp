@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include "eval/kld.h"
+#include "jobs/stages.h"
 #include "model/load.h"
 #include "model/reader.h"
 #include "pipeline/gguf_export.h"
-#include "jobs/stages.h"
 #include "util/error.h"
 #include "util/progress.h"
 
@@ -32,7 +32,8 @@ GgufExportOptions trial_options(const Plan& p, const ModelConfig& c, const std::
   o.base.progress = false;
   for (const StorageFormat& f : p.layer_formats) o.layer_types.push_back(f.ggml_type());
   o.tensor_types = plan_tensor_types(p, c);
-  check(parse_ggml_type(p.embed_type, &o.embed_type) && parse_ggml_type(p.output_type, &o.output_type),
+  check(parse_ggml_type(p.embed_type, &o.embed_type) &&
+            parse_ggml_type(p.output_type, &o.output_type),
         "head choice: the plan has no embedding or head type (internal error)");
   o.name = name;
   return o;
@@ -74,10 +75,10 @@ TypeChoice choose_type_end_to_end(const std::string& what, const std::string& mo
       why_not = e.what();
     }
     if (t.fits) {
-      const ScratchFile file{scratch_dir / cat(".lieq-", what, "-", ggml_type_name(t.type), ".",
-                                               ::getpid(), ".gguf")};
-      const QuantizeReport rep =
-          export_gguf(reader, tok, &calib, trial_options(p, reader.config(), "head trial"), file.path);
+      const ScratchFile file{
+          scratch_dir / cat(".lieq-", what, "-", ggml_type_name(t.type), ".", ::getpid(), ".gguf")};
+      const QuantizeReport rep = export_gguf(
+          reader, tok, &calib, trial_options(p, reader.config(), "head trial"), file.path);
       t.file_bytes = rep.file_bytes;
       const KldResult k = kl_divergence(base, load_model(file.path), tok, calib_text, po);
       t.mean_kld = k.mean_kld;

@@ -23,9 +23,9 @@ namespace lieq::jobs {
 
 struct TypeTrial {
   GgmlType type = GgmlType::Q6_K;
-  bool fits = false;     // false: no plan of this head fits the size
-  double mean_kld = 0;   // nats per token, on the calibration text's windows
-  double ppl = 0;        // the trial file's perplexity there
+  bool fits = false;    // false: no plan of this head fits the size
+  double mean_kld = 0;  // nats per token, on the calibration text's windows
+  double ppl = 0;       // the trial file's perplexity there
   int64_t file_bytes = 0;
 };
 

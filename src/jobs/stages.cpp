@@ -7,10 +7,10 @@
 #include <optional>
 
 #include "format/ggml_policy.h"
+#include "jobs/head_choice.h"
 #include "lieq/metrics.h"
 #include "model/reader.h"
 #include "pipeline/gguf_export.h"
-#include "jobs/head_choice.h"
 #include "pipeline/measure.h"
 #include "report/svg_chart.h"
 #include "tokenizer/tokenizer.h"

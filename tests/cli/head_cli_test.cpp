@@ -27,9 +27,10 @@ TEST(HeadCli, MeasuredAllocatorChoosesTheHeadEndToEndByDefault) {
                     "--seqlen", "64", "-o", diag});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // Between the all-Q2_K and the all-Q4_K file; Q6_K does not fit.
-  const std::vector<std::string> plan = {"plan", "-d", diag, "--gguf", "--levels", "Q2_K,Q4_K",
-                                         "--target-size", "4.9MB", "--samples", "4", "--seqlen",
-                                         "64", "-o", (tmp / "plan.json").string(), "--json"};
+  const std::vector<std::string> plan = {
+      "plan",  "-d",        diag, "--gguf",   "--levels", "Q2_K,Q4_K", "--target-size",
+      "4.9MB", "--samples", "4",  "--seqlen", "64",       "-o",        (tmp / "plan.json").string(),
+      "--json"};
   auto with = [&](std::vector<std::string> extra) {
     std::vector<std::string> a = plan;
     a.insert(a.end(), extra.begin(), extra.end());

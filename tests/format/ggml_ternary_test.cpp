@@ -37,7 +37,8 @@ TEST(GgmlTernaryTest, SpreadValuesEqualGgmls) {
                        {GgmlType::TQ2_0, 0x3ac0448afec1b046ull, 0x323a2c229d1c03eaull}};
   for (const auto& rec : records) {
     std::vector<uint8_t> q(2 * ggml_row_size(rec.type, 1024));
-    for (const float* w : {static_cast<const float*>(nullptr), static_cast<const float*>(imp.data())}) {
+    for (const float* w :
+         {static_cast<const float*>(nullptr), static_cast<const float*>(imp.data())}) {
       ggml_quantize_rows(rec.type, x.data(), q.data(), 2, 1024, w);
       EXPECT_EQ(fnv1a(q.data(), q.size()), rec.bytes) << ggml_type_name(rec.type);
     }
@@ -47,7 +48,9 @@ TEST(GgmlTernaryTest, SpreadValuesEqualGgmls) {
 }
 
 // The trits of element e in a hand-made pattern, and a block of them at d.
-int pattern_trit(int e) { return (e * 7 + e / 5) % 3 - 1; }
+int pattern_trit(int e) {
+  return (e * 7 + e / 5) % 3 - 1;
+}
 
 // TQ2_0 bytes built from the layout comment: element 128h + 32n + m in bits
 // 2n of qs[32h + m]; TQ1_0's by base-3 digits, most significant first.
@@ -131,9 +134,11 @@ TEST(GgmlTernaryTest, RowFallbackAndBadRows) {
   EXPECT_EQ(ggml_row_type(GgmlType::TQ2_0, 100), GgmlType::F16);
   std::vector<float> x(300, 0.1f);
   std::vector<uint8_t> q(100);
-  EXPECT_THAT(error_message([&] { ggml_quantize_row(GgmlType::TQ1_0, x.data(), q.data(), 255, nullptr); }),
-              HasSubstr("TQ1_0"));
-  EXPECT_THAT(error_message([&] { (void)ggml_row_size(GgmlType::TQ2_0, 300); }), HasSubstr("TQ2_0"));
+  EXPECT_THAT(
+      error_message([&] { ggml_quantize_row(GgmlType::TQ1_0, x.data(), q.data(), 255, nullptr); }),
+      HasSubstr("TQ1_0"));
+  EXPECT_THAT(error_message([&] { (void)ggml_row_size(GgmlType::TQ2_0, 300); }),
+              HasSubstr("TQ2_0"));
 }
 
 }  // namespace
