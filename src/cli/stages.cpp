@@ -123,7 +123,7 @@ void add_plan_flags(CLI::App* sub, PlanArgs& p) {
                   "With --target-size: the head's type (and a tied token_embd's). Default: with "
                   "--allocator measured, `measured` (of Q3_K..Q6_K, the one whose quantized file is "
                   "closest to the float model on the calibration text); else `rule`, llama.cpp's "
-                  "(Q5_K below 3.1 bpw, else Q6_K)");
+                  "(Q5_K below 3.1 bpw, else Q6_K); `measured` works with any allocator");
   sub->add_option("--measurements", p.measurements,
                   "Layer measurements for the measured allocator (read if present, else written)");
 }

@@ -356,8 +356,7 @@ Plan run_plan(const Diagnostics& diag, const PlanRequest& req, const fs::path& d
     return p;
   };
   if (r.measured_head) {
-    check(r.allocator == AllocatorKind::kMeasured && !r.output_type,
-          "--output-type measured: needs --allocator measured");
+    check(!r.output_type, "--output-type measured: the head's type is given already");
     ModelReader mr(measure_model);
     const CalibSet set = load_calibration(measure_model, calib, mr.config().max_position_embeddings);
     const fs::path scratch = diag_path.has_parent_path() ? diag_path.parent_path() : fs::path(".");

@@ -88,7 +88,8 @@ struct PlanRequest {
   // Types left empty are chosen by choose_global_types and kept in the plan.
   uint64_t target_size = 0;
   std::optional<GgmlType> embed_type, output_type;
-  // The measured allocator with a size target and no output_type: the head's
+  // With a size target and no output_type (the CLI's default for the
+  // measured allocator, opt-in for the others): the head's
   // type chosen end to end (of Q3_K .. Q6_K, the one whose quantized file is
   // closest to the float model on the calibration text: jobs/head_choice.h)
   // instead of choose_global_types' rule; then, for an untied model without

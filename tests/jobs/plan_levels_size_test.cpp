@@ -165,7 +165,7 @@ jobs::PlanRequest measured_head_request(const fs::path& data, int64_t samples) {
 // The measured allocator's end-to-end head choice: every candidate that
 // fits is tried (a trial file quantized and measured, then removed), the one
 // of least KL divergence is kept in the plan, and the plan's file fits;
-// asking for it with another allocator is an error.
+// asking for it with a head type given is an error.
 TEST(PlanSize, MeasuredHeadType) {
   const auto dir = testing::shared_model("tinylm-llama-12m");
   const auto data = testing::shared_data("tinystories/valid-excerpt.txt");
@@ -202,9 +202,9 @@ TEST(PlanSize, MeasuredHeadType) {
   EXPECT_LIEQ_ERROR(jobs::run_plan(d, r, tmp / "diag.json", jobs::ArtifactCache()),
                     "no head type of 4 candidates fits", "below the smallest file");
   r.target_size = fits;
-  r.allocator = AllocatorKind::kLieq;
+  r.output_type = GgmlType::Q4_K;
   EXPECT_LIEQ_ERROR(jobs::run_plan(d, r, tmp / "diag.json", jobs::ArtifactCache()),
-                    "--output-type measured");
+                    "--output-type measured", "given already");
 }
 
 // An untied model: after the head, the embedding's type is chosen end to
