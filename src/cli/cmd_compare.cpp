@@ -1,6 +1,9 @@
 // lieq compare MODEL --calib FILE --target-bpw X[,Y...] [--methods rtn,gptq]
-//     [--allocators uniform,lieq] [--levels 2,4] [--data FILE ...] [--task FILE ...] -o DIR
-// The flags of jobs/compare.h's comparison, and its table on stdout.
+//     [--allocators uniform,lieq] [--levels 2,4] [--data FILE ...] [--task FILE ...]
+//     [--shard I/N] -o DIR
+// lieq compare --merge DIR... -o DIR
+// The flags of jobs/compare.h's comparison (and jobs/compare_shard.h's
+// shards and merge), and its table on stdout.
 #include <iostream>
 
 #include "cli/cli_util.h"
@@ -28,6 +31,8 @@ struct CompareArgs {
   int64_t task_limit = 0, ppl_windows = 0, kld_windows = 0, ctx = 0;
   double bpw_tolerance = kDefaultBpwTolerance;
   bool no_keep_models = false, json = false;
+  std::string shard;               // "I/N"; empty: the whole sweep
+  std::vector<std::string> merge;  // shard directories or files
 };
 
 jobs::CompareRequest compare_request(const CompareArgs& a) {
@@ -62,11 +67,15 @@ jobs::CompareRequest compare_request(const CompareArgs& a) {
   r.ctx = a.ctx;
   r.bpw_tolerance = a.bpw_tolerance;
   r.keep_models = !a.no_keep_models;
+  if (!a.shard.empty()) r.shard = jobs::parse_shard(a.shard);
   return r;
 }
 
 int run_compare(const CompareArgs& a) {
-  const jobs::CompareOutcome o = jobs::run_compare(compare_request(a), jobs::ArtifactCache());
+  const jobs::CompareOutcome o =
+      a.merge.empty()
+          ? jobs::run_compare(compare_request(a), jobs::ArtifactCache())
+          : jobs::merge_compare({{a.merge.begin(), a.merge.end()}, a.out}, jobs::ArtifactCache());
   if (a.json)
     print_json(o.json);
   else
@@ -81,15 +90,20 @@ void add_compare(CLI::App& app, Action& action) {
       "compare",
       "Every method x allocator x bpw target at matched bits per weight: perplexity, "
       "zero-shot accuracy, KLD; results.json, results.md and report.html");
-  sub->add_option("model", args->model, "Hugging Face model directory (the original)")->required();
-  sub->add_option("-o,--output", args->out, "Output directory (resumed when it exists)")
+  // MODEL, --calib and --target-bpw are required unless --merge (checked in the callback).
+  CLI::Option* model =
+      sub->add_option("model", args->model, "Hugging Face model directory (the original)");
+  sub->add_option("-o,--output", args->out,
+                  "Output directory (resumed when it exists; with --merge: where the merged "
+                  "results go)")
       ->required();
-  add_calib_flags(sub, args->calib);
-  sub->add_option("--target-bpw", args->targets,
-                  "Linear-layer bits per weight targets (scales and zeros included), e.g. 2.5,4.25")
-      ->required()
-      ->delimiter(',')
-      ->check(CLI::Range(1.0, 16.0));
+  add_calib_flags(sub, args->calib, false);
+  CLI::Option* targets =
+      sub->add_option("--target-bpw", args->targets,
+                      "Linear-layer bits per weight targets (scales and zeros included), e.g. "
+                      "2.5,4.25")
+          ->delimiter(',')
+          ->check(CLI::Range(1.0, 16.0));
   sub->add_option("--methods", args->methods, "Quantizers: rtn, gptq, awq")
       ->delimiter(',')
       ->capture_default_str();
@@ -128,7 +142,22 @@ void add_compare(CLI::App& app, Action& action) {
   sub->add_flag("--no-keep-models", args->no_keep_models,
                 "Delete each quantized model under DIR/models once it is evaluated");
   sub->add_flag("--json", args->json, "Print results.json instead of the table");
+  CLI::Option* shard = sub->add_option(
+      "--shard", args->shard,
+      "Run shard I of N (combinations whose index mod N is I, in the unsharded order) into "
+      "DIR/shards/shard-I-of-N.json; --merge joins them");
+  sub->add_option("--merge", args->merge,
+                  "Join the shard results of these directories (their shards/*.json) or files "
+                  "into -o DIR's results.json, results.md and report.html")
+      ->excludes(model)
+      ->excludes(targets)
+      ->excludes(shard);
   sub->callback([args, &action] {
+    if (args->merge.empty()) {
+      if (args->model.empty()) throw CLI::RequiredError("model");
+      if (args->calib.file.empty()) throw CLI::RequiredError("--calib");
+      if (args->targets.empty()) throw CLI::RequiredError("--target-bpw");
+    }
     args->diag_calib.file = args->calib.file;
     args->diag_calib.seed = args->calib.seed;
     action = [args] { return run_compare(*args); };

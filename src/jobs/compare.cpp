@@ -171,19 +171,40 @@ bool combo_row(const CompareRequest& r, const CompareInputs& in, const Combo& c,
   return false;
 }
 
-void write_outputs(const CompareRequest& r, const Diagnostics& d, const json& plans_json,
-                   CompareOutcome& o) {
+// A shard's results: results.json's schema for its rows, plus what merging checks.
+void write_shard_results(const CompareRequest& r, const CompareInputs& in, const Diagnostics& d,
+                         const json& plans_json, CompareOutcome& o) {
+  o.json = results_to_json(o.results);
+  o.json["plans"] = plans_json;
+  o.json["diagnostics"] = diagnostics_to_json(d);
+  o.json["seconds"] = o.seconds;
+  json order = json::array();
+  for (const auto& [k, v] : o.results.settings) order.push_back({k, v});
+  const json settings = shard_settings(r, in);
+  o.json["shard"] = {{"index", r.shard.index},
+                     {"count", r.shard.count},
+                     {"n_combos", combo_names(settings).size()},
+                     {"settings", settings},
+                     {"report_settings", order}};
+  o.markdown = results_markdown(o.results);
+  write_file_atomic(shard_results_path(r.out, r.shard), o.json.dump(1) + "\n");
+}
+}  // namespace
+
+void write_compare_outputs(const fs::path& out, const Diagnostics& d, const json& plans_json,
+                           CompareOutcome& o) {
   o.json = results_to_json(o.results);
   o.json["plans"] = plans_json;
   o.json["diagnostics"] = diagnostics_to_json(d);
   o.json["seconds"] = o.seconds;
   o.markdown = results_markdown(o.results);
-  write_file_atomic(r.out / "results.json", o.json.dump(1) + "\n");
-  write_file_atomic(r.out / "results.md",
-                    "# lieq compare: " + markdown_escape(r.model) + "\n\n" + o.markdown);
-  write_file_atomic(r.out / "report.html", comparison_html(o.results, diagnostics_chart_svg(d)));
+  const std::string md =
+      "# lieq compare: " + markdown_escape(o.results.model) + "\n\n" + o.markdown;
+  const std::string html = comparison_html(o.results, diagnostics_chart_svg(d));
+  write_file_atomic(out / "results.json", o.json.dump(1) + "\n");
+  write_file_atomic(out / "results.md", md);
+  write_file_atomic(out / "report.html", html);
 }
-}  // namespace
 
 CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) {
   const auto t_start = Clock::now();
@@ -202,11 +223,16 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
            " bpw (every layer at ", lowest.name(), ")");
 
   for (const char* sub : {"rows", "models", "plans"}) fs::create_directories(r.out / sub);
+  if (r.shard.sharded()) fs::create_directories(r.out / "shards");
   CompareOutcome o;
-  o.n_combos = in.targets.size() * in.methods.size() * in.allocators.size();
+  const size_t n_all = in.targets.size() * in.methods.size() * in.allocators.size();
+  for (size_t i = 0; i < n_all; ++i) o.n_combos += r.shard.has(i) ? 1 : 0;
   cache.note()(cat("compare: ", in.methods.size(), " methods x ", in.allocators.size(),
-                   " allocators x ", in.targets.size(), " targets = ", o.n_combos,
-                   " quantized models -> ", r.out.string()));
+                   " allocators x ", in.targets.size(), " targets = ", n_all, " quantized models",
+                   r.shard.sharded() ? cat(", shard ", r.shard.index, "/", r.shard.count, ": ",
+                                           o.n_combos, " of them")
+                                     : "",
+                   " -> ", r.out.string()));
 
   // Diagnostics and plans (cheap once the diagnostics exist; measurements are reused).
   const fs::path diag_path = r.out / "diagnostics.json";
@@ -227,10 +253,11 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
 
   // The combinations, grouped by target.
   LazyCalib calib;
-  size_t i = 0;
+  size_t i = 0, i_combo = 0;
   for (double t : in.targets)
     for (QuantMethod m : in.methods)
       for (AllocatorKind al : in.allocators) {
+        if (!r.shard.has(i_combo++)) continue;
         const Combo c{m, al, t, &plans.at({al, t})};
         ResultRow row;
         if (combo_row(r, in, c, cat("[", ++i, "/", o.n_combos, "]"), reader, calib, fp, cache,
@@ -238,9 +265,9 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
           ++o.n_reused;
         res.rows.push_back(row);
       }
+  res.bpw_tolerance = r.bpw_tolerance;
   sort_rows(res.rows);
   compute_recovery(res);
-  res.bpw_tolerance = r.bpw_tolerance;
   mark_matched_bits(res);
   for (const ResultRow& row : res.rows)
     if (!row.matched_bits)
@@ -249,7 +276,15 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
                        " from its target; n/a there"));
   res.settings = report_settings(r, in, reader);
   o.seconds = seconds_since(t_start);
-  write_outputs(r, d, plans_json, o);
+  if (r.shard.sharded()) {
+    write_shard_results(r, in, d, plans_json, o);
+    cache.note()(cat("compare: shard ", r.shard.index, "/", r.shard.count, ": ", o.n_combos,
+                     " combinations (", o.n_reused, " reused), ", fixed_text(o.seconds, 1),
+                     "s; wrote ", shard_results_path(r.out, r.shard).string(),
+                     " (lieq compare --merge joins the shards)"));
+    return o;
+  }
+  write_compare_outputs(r.out, d, plans_json, o);
   cache.note()(cat("compare: ", o.n_combos, " combinations (", o.n_reused, " reused), ",
                    fixed_text(o.seconds, 1), "s; wrote ", (r.out / "results.json").string(), ", ",
                    (r.out / "results.md").string(), " and ", (r.out / "report.html").string()));

@@ -5,6 +5,8 @@
 // divergence from the original. Writes DIR/results.json, DIR/results.md (the
 // paper's table layout) and a self-contained DIR/report.html.
 //
+// With r.shard, only that shard's combinations (jobs/compare_shard.h).
+//
 // Resumable through the artifact cache: the diagnostics (DIR/diagnostics.json),
 // the measured allocator's measurements, the original's row, each quantized
 // model (DIR/models/<name>/compare.json) and each finished combination's row
@@ -24,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "jobs/artifact.h"
+#include "jobs/compare_shard.h"
 #include "jobs/stages.h"
 #include "lieq/plan.h"
 #include "pipeline/quantize.h"
@@ -49,13 +52,16 @@ struct CompareRequest {
   // A row is shown under its target only when its real linear bpw is this close (bpw).
   double bpw_tolerance = kDefaultBpwTolerance;
   bool keep_models = true;
+  // Only the combinations of this shard (jobs/compare_shard.h), whose results go to
+  // DIR/shards/shard-<I>-of-<N>.json instead of results.json, results.md and report.html.
+  ShardSpec shard;
 };
 
 struct CompareOutcome {
   ComparisonResults results;
-  nlohmann::json json;   // results.json
+  nlohmann::json json;   // results.json (a shard's: its shard file)
   std::string markdown;  // the table of results.md
-  size_t n_combos = 0, n_reused = 0;
+  size_t n_combos = 0, n_reused = 0;  // of this shard when sharded
   double seconds = 0;
 };
 

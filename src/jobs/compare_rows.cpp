@@ -56,6 +56,8 @@ std::string joined(const std::vector<std::string>& v) {
 
 CompareInputs check_compare_inputs(const CompareRequest& r) {
   CompareInputs in;
+  check(r.shard.count >= 1 && r.shard.index >= 0 && r.shard.index < r.shard.count, "--shard ",
+        r.shard.index, "/", r.shard.count, ": want I/N with 0 <= I < N");
   for (QuantMethod m : r.methods) push_unique(in.methods, m);
   check(!in.methods.empty(), "--methods: at least one method");
   check(std::isfinite(r.bpw_tolerance) && r.bpw_tolerance >= 0, "--bpw-tolerance ",

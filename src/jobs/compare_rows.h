@@ -39,6 +39,13 @@ std::vector<std::pair<std::string, std::string>> report_settings(const CompareRe
                                                                  const CompareInputs& in,
                                                                  const ModelReader& reader);
 
+// Fills o.json and o.markdown from o.results (rows sorted, recovery and
+// matched bits marked), the plans' summaries and the diagnostics, then writes
+// OUT/results.json, results.md and report.html: everything rendered before
+// the first file is written, each written atomically.
+void write_compare_outputs(const std::filesystem::path& out, const Diagnostics& d,
+                           const nlohmann::json& plans_json, CompareOutcome& o);
+
 // The original model and its tokenizer, loaded when first needed.
 struct Original {
   explicit Original(std::string p) : path(std::move(p)) {}

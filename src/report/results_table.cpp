@@ -174,6 +174,29 @@ json results_to_json(const ComparisonResults& r) {
   return j;
 }
 
+ComparisonResults results_from_json(const json& j, const std::string& source) {
+  ComparisonResults r;
+  try {
+    if (j.at("format").get<std::string>() != "lieq-compare")
+      fail(source, ": not lieq compare results (format is not \"lieq-compare\")");
+    r.model = j.at("model").get<std::string>();
+    r.data = j.at("data").get<std::vector<std::string>>();
+    r.tasks = j.at("tasks").get<std::vector<std::string>>();
+    r.kld_data = j.at("kld_data").get<std::string>();
+    for (const auto& [k, v] : j.at("settings").items())
+      r.settings.emplace_back(k, v.get<std::string>());
+    r.bpw_tolerance = j.at("bpw_tolerance").get<double>();
+    r.has_baseline = !j.at("baseline").is_null();
+    if (r.has_baseline) r.baseline = row_from_json(j["baseline"], source + ": baseline");
+    const json& rows = j.at("rows");
+    for (size_t i = 0; i < rows.get_ref<const json::array_t&>().size(); ++i)
+      r.rows.push_back(row_from_json(rows[i], cat(source, ": rows[", i, "]")));
+  } catch (const json::exception& e) {
+    fail(source, ": malformed compare results: ", e.what());
+  }
+  return r;
+}
+
 std::string markdown_escape(const std::string& s) {
   std::string o;
   for (char c : s) {

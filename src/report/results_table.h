@@ -84,6 +84,10 @@ nlohmann::json row_to_json(const ResultRow& row);
 ResultRow row_from_json(const nlohmann::json& j, const std::string& source);
 
 nlohmann::json results_to_json(const ComparisonResults& r);
+// The inverse of results_to_json for what the reports show (rows, baseline,
+// column names, tolerance; settings in the JSON object's key order). Throws
+// Error naming `source` when a field is missing or malformed.
+ComparisonResults results_from_json(const nlohmann::json& j, const std::string& source);
 
 // Escapes a cell of a Markdown table: | \ * ` get a backslash, newlines become spaces.
 std::string markdown_escape(const std::string& s);

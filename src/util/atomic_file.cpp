@@ -10,8 +10,12 @@
 namespace lieq {
 
 AtomicFile::AtomicFile(std::filesystem::path path) : path_(std::move(path)) {
+  // The host too: processes on two machines sharing a directory (compare
+  // shards on a cluster's file system) may have the same pid.
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
   tmp_ = path_;
-  tmp_ += cat(".tmp.", ::getpid());
+  tmp_ += cat(".tmp.", host, ".", ::getpid());
   f_ = std::fopen(tmp_.c_str(), "wb");
   if (!f_) fail(path_.string(), ": cannot create: ", std::strerror(errno));
 }

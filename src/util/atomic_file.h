@@ -1,5 +1,6 @@
-// Writes that never leave a half-written output: data goes to "<path>.tmp.<pid>"
-// and is renamed over the destination only when complete.
+// Writes that never leave a half-written output: data goes to
+// "<path>.tmp.<host>.<pid>" and is renamed over the destination only when
+// complete.
 #pragma once
 
 #include <cstdio>

@@ -160,6 +160,62 @@ TEST(CompareCli, EveryCombinationReportedThenResumed) {
   EXPECT_EQ(res3["rows"][0]["settings"]["eval"]["task_limit"], 4);
 }
 
+TEST(CompareCli, ShardsMergedThroughTheBinary) {
+  const auto model = testing::shared_model("stories260K");
+  const auto data = testing::shared_data("tinystories/valid-excerpt.txt");
+  const auto task = testing::shared_data("tasks/piqa.jsonl");
+  LIEQ_REQUIRE_PATH(model);
+  LIEQ_REQUIRE_PATH(data);
+  LIEQ_REQUIRE_PATH(task);
+  testing::TempDir tmp;
+  auto args = [&](const fs::path& out, const std::string& shard) {
+    std::vector<std::string> a = compare_args(model.string(), data.string(), task.string(), out);
+    for (size_t i = 0; i + 1 < a.size(); ++i) {
+      if (a[i] == "--methods") a[i + 1] = "rtn";
+      if (a[i] == "--allocators") a[i + 1] = "lieq";
+    }
+    a.insert(a.end(), {"--shard", shard});
+    return a;
+  };
+  for (const std::string shard : {"0/2", "1/2"}) {
+    const auto r = run_cli(args(tmp / "shards", shard));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("shard " + shard + ": 1 of them")) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("[1/1] rtn lieq")) << r.err;
+  }
+  EXPECT_TRUE(fs::exists(tmp / "shards" / "shards" / "shard-1-of-2.json"));
+  EXPECT_FALSE(fs::exists(tmp / "shards" / "results.json"));
+  auto r = run_cli({"compare", "--merge", (tmp / "shards").string(), "-o", (tmp / "m").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("| bpw | Method | Allocator |"));
+  const json res = json::parse(testing::read_bytes(tmp / "m" / "results.json"));
+  ASSERT_EQ(res["rows"].size(), 2u);
+  EXPECT_EQ(res["rows"][0]["name"], "rtn-lieq-3");
+  EXPECT_EQ(res["rows"][1]["name"], "rtn-lieq-4");
+  EXPECT_TRUE(fs::exists(tmp / "m" / "report.html"));
+
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::string m = (tmp / "m2").string();
+  for (const Case& c : std::vector<Case>{
+           {args(tmp / "x", "2/2"), "--shard \"2/2\": want I/N"},
+           {{"compare", "--merge", (tmp / "none").string(), "-o", m},
+            "none: no such file or directory (--merge)"},
+           {{"compare", "--merge", (tmp / "shards").string(), "--shard", "0/2", "-o", m},
+            "excludes"},
+           {{"compare", "--calib", data.string(), "--target-bpw", "3", "-o", m},
+            "model is required"},
+           {{"compare", model.string(), "--target-bpw", "3", "-o", m}, "--calib is required"},
+       }) {
+    r = run_cli(c.args);
+    EXPECT_NE(r.exit_code, 0) << c.message;
+    EXPECT_THAT(r.err, HasSubstr(c.message)) << r.err;
+    EXPECT_FALSE(fs::exists(m)) << c.message;
+  }
+}
+
 TEST(CompareCli, BadInputsFailBeforeAnyWork) {
   const auto model = testing::shared_model("stories260K");
   const auto data = testing::shared_data("tinystories/valid-excerpt.txt");
