@@ -197,6 +197,8 @@ TEST(HtmlReport, ComparisonReportIsSelfContainedWithItsCharts) {
   // Escaped model name, nothing loaded from elsewhere.
   EXPECT_EQ(html.find("<tiny>"), std::string::npos);
   EXPECT_NE(html.find("models/&lt;tiny&gt; &amp; &quot;co&quot;"), std::string::npos);
+  // The title names the model, not its path on this machine.
+  EXPECT_NE(html.find("<h1>lieq compare: &lt;tiny&gt; &amp; &quot;co&quot;</h1>"), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("<link"), std::string::npos);
   EXPECT_EQ(html.find("src="), std::string::npos);
