@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <optional>
+
 #include "eval/kld.h"
 #include "jobs/stages.h"
 #include "model/load.h"
@@ -59,38 +61,30 @@ TypeChoice choose_type_end_to_end(const std::string& what, const std::string& mo
   po.max_windows = calib.n_samples;
   po.progress = false;
   Progress bar(what + " types", int64_t(candidates.size()), progress_enabled());
-  bool any = false;
-  double best_kld = 0;
-  std::string why_not;  // the last candidate's reason for not fitting
+  std::optional<double> best_kld;  // of out.type, once a candidate fits
+  std::string why_not;             // the last candidate's reason for not fitting
   out.note = what + " type (end to end, mean KLD on the calibration text):";
   for (size_t i = 0; i < candidates.size(); ++i) {
-    TypeTrial t;
-    t.type = candidates[i];
-    Plan p;
+    const GgmlType type = candidates[i];
+    const char* name = ggml_type_name(type);
+    std::optional<Plan> p;
     try {
-      p = plan_for(t.type);
-      t.fits = true;
+      p = plan_for(type);
     } catch (const Error& e) {
-      out.note += cat(" ", ggml_type_name(t.type), " does not fit;");
+      out.note += cat(" ", name, " does not fit;");
       why_not = e.what();
+      bar.update(int64_t(i) + 1, cat(name, " does not fit"));
+      continue;
     }
-    if (t.fits) {
-      const ScratchFile file{
-          scratch_dir / cat(".lieq-", what, "-", ggml_type_name(t.type), ".", ::getpid(), ".gguf")};
-      const QuantizeReport rep = export_gguf(
-          reader, tok, &calib, trial_options(p, reader.config(), "head trial"), file.path);
-      t.file_bytes = rep.file_bytes;
-      const KldResult k = kl_divergence(base, load_model(file.path), tok, calib_text, po);
-      t.mean_kld = k.mean_kld;
-      t.ppl = k.ppl_model;
-      out.note += cat(" ", ggml_type_name(t.type), " ", t.mean_kld, ";");
-      if (!any || t.mean_kld < best_kld) out.type = t.type, best_kld = t.mean_kld, any = true;
-    }
-    out.trials.push_back(t);
-    bar.update(int64_t(i) + 1, t.fits ? cat(ggml_type_name(t.type), " KLD ", t.mean_kld)
-                                      : cat(ggml_type_name(t.type), " does not fit"));
+    const ScratchFile file{scratch_dir / cat(".lieq-", what, "-", name, ".", ::getpid(), ".gguf")};
+    (void)export_gguf(reader, tok, &calib, trial_options(*p, reader.config(), "head trial"),
+                      file.path);
+    const double kld = kl_divergence(base, load_model(file.path), tok, calib_text, po).mean_kld;
+    out.note += cat(" ", name, " ", kld, ";");
+    if (!best_kld || kld < *best_kld) out.type = type, best_kld = kld;
+    bar.update(int64_t(i) + 1, cat(name, " KLD ", kld));
   }
-  check(any, "--output-type measured: no ", what, " type of ", candidates.size(),
+  check(best_kld.has_value(), "--output-type measured: no ", what, " type of ", candidates.size(),
         " candidates fits the size (", why_not, ")");
   out.note += cat(" -> ", ggml_type_name(out.type));
   bar.finish(ggml_type_name(out.type));

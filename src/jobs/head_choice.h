@@ -21,18 +21,9 @@
 
 namespace lieq::jobs {
 
-struct TypeTrial {
-  GgmlType type = GgmlType::Q6_K;
-  bool fits = false;    // false: no plan of this head fits the size
-  double mean_kld = 0;  // nats per token, on the calibration text's windows
-  double ppl = 0;       // the trial file's perplexity there
-  int64_t file_bytes = 0;
-};
-
 struct TypeChoice {
   GgmlType type = GgmlType::Q6_K;
-  std::vector<TypeTrial> trials;  // every candidate, in the given order
-  std::string note;               // one line: each candidate's KL, the choice
+  std::string note;  // one line: each candidate's mean KLD (or "does not fit"), the choice
 };
 
 // what: "head" or "embedding" (in notes and errors). plan_for(t): the plan

@@ -69,16 +69,21 @@ int64_t LayerShapes::params() const {
   return n;
 }
 
+// Bits of layer l's linear weights (shapes s) stored in format f.
+static int64_t layer_storage_bits(const LayerShapes& s, size_t l, const StorageFormat& f) {
+  int64_t bits = 0;
+  for (const auto& [rows, cols] : s.linears) {
+    check(rows > 0 && cols > 0, "allocation: layer ", l, " has a linear weight of shape [", rows, ", ",
+          cols, "]");
+    bits += f.storage_bits(rows, cols);
+  }
+  return bits;
+}
+
 int64_t AllocProblem::layer_bits(size_t l, size_t k) const {
   check(l < layers.size(), "allocation: layer ", l, " out of range (", layers.size(), " layers)");
   check(k < levels.size(), "allocation: level index ", k, " out of range (", levels.size(), " levels)");
-  int64_t bits = 0;
-  for (const auto& [rows, cols] : layers[l].linears) {
-    check(rows > 0 && cols > 0, "allocation: layer ", l, " has a linear weight of shape [", rows, ", ",
-          cols, "]");
-    bits += levels[k].storage_bits(rows, cols);
-  }
-  return bits;
+  return layer_storage_bits(layers[l], l, levels[k]);
 }
 
 int64_t AllocProblem::linear_params() const {
@@ -172,12 +177,12 @@ std::optional<StorageFormat> uniform_grid(const AllocProblem& p) {
     for (int g : sizes) {
       QuantSpec s = level.spec();
       s.group_size = g;
+      const StorageFormat f = StorageFormat::grid(s);
       int64_t total = 0;
-      for (const LayerShapes& layer : p.layers)
-        for (const auto& [rows, cols] : layer.linears) total += s.storage_bits(rows, cols);
+      for (size_t l = 0; l < p.layers.size(); ++l) total += layer_storage_bits(p.layers[l], l, f);
       if (total <= budget && total > best_bits) {
         best_bits = total;
-        best = StorageFormat::grid(s);
+        best = f;
       }
     }
   }

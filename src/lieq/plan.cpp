@@ -201,7 +201,6 @@ Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw, const s
   p.levels = levels;
   p.formats = formats;
   Allocation alloc;
-  std::vector<int> labels = levels;  // what the plan's layers are labelled with
   switch (a) {
     case AllocatorKind::kUniform:
       // Integer grids: one grid for every layer at the group size that
@@ -209,8 +208,7 @@ Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw, const s
       // level that fits.
       if (const std::optional<StorageFormat> g = uniform_grid(prob)) {
         prob.levels = {*g};
-        labels = {g->spec().bits};
-        p.levels = labels;
+        p.levels = {g->spec().bits};
         p.formats = prob.levels;
       }
       alloc = allocate_uniform(prob);
@@ -233,7 +231,7 @@ Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw, const s
   for (size_t l = 0; l < size_t(d.n_layers); ++l) {
     if (!grouped) {
       const int k = alloc.level[l];
-      p.bits.push_back(labels[size_t(k)]);
+      p.bits.push_back(p.levels[size_t(k)]);
       p.layer_formats.push_back(p.formats[size_t(k)]);
       continue;
     }
@@ -241,7 +239,7 @@ Plan make_plan(const Diagnostics& d, AllocatorKind a, double target_bpw, const s
     std::array<StorageFormat, kTensorGroups> gf;
     for (size_t g = 0; g < size_t(kTensorGroups); ++g) {
       const int k = alloc.level[l * kTensorGroups + g];
-      gb[g] = labels[size_t(k)];
+      gb[g] = p.levels[size_t(k)];
       gf[g] = p.formats[size_t(k)];
     }
     const size_t big = size_t(largest_group(d.layer_shapes[l]));
