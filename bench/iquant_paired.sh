@@ -9,22 +9,17 @@
 set -euo pipefail
 text="$1"
 shift
-llama="${LLAMA_BIN_DIR:-/work/ext/llama.cpp-2026/build/bin}"
-work="${WORK:-/tmp/iquant_table}"
-ctx="${CTX:-256}"
-chunks="${CHUNKS:-0}"
-threads="${THREADS:-$(nproc)}"
-chunk_arg=(); [ "$chunks" -gt 0 ] && chunk_arg=(--chunks "$chunks")
+source "$(dirname "$0")/iquant_env.sh"
 name="$(basename "$text")"
 base="$work/f32.$name.kld"
 [ -f "$base" ] || { "$llama/llama-perplexity" -m "$work/f32.gguf" -f "$text" -c "$ctx" -t "$threads" \
   "${chunk_arg[@]}" --kl-divergence-base "$base.tmp" >"$base.log" 2>&1 && mv "$base.tmp" "$base"; }
-stat_of() { sed -n "s/^$2 *: *\([0-9.-]*\) ± *\([0-9.]*\).*/\1 ± \2/p" "$1" | head -n 1; }
+pm() { read -r v e <<<"$(stat_of "$1" "$2")" && echo "$v ± $e"; }
 echo "| file | bytes | excess ppl on $name (paired) | KLD on $name |"
 echo "|---|---|---|---|"
 for f in "$@"; do
   log="$f.$name.kld.log"
   "$llama/llama-perplexity" -m "$f" -t "$threads" "${chunk_arg[@]}" --kl-divergence-base "$base" \
     --kl-divergence >"$log" 2>&1 || true
-  echo "| $(basename "$f") | $(stat -L -c %s "$f") | $(stat_of "$log" 'Mean PPL(Q)-PPL(base)') | $(stat_of "$log" 'Mean    KLD') |"
+  echo "| $(basename "$f") | $(stat -L -c %s "$f") | $(pm "$log" 'Mean PPL(Q)-PPL(base)') | $(pm "$log" 'Mean *KLD') |"
 done

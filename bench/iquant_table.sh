@@ -21,22 +21,17 @@
 # rows are made and measured).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-shared="${LIEQ_SHARED:-../shared}"
+source bench/iquant_env.sh
 lieq="$(realpath "${LIEQ_BIN:-build/lieq}")"
-llama="${LLAMA_BIN_DIR:-/work/ext/llama.cpp-2026/build/bin}"
 model="${1:-$shared/models/tinylm-llama-12m}"
 calib="${CALIB:-$shared/data/calibration/tiny.utf8}"
 texts="${TEXTS:-$shared/data/gutenberg/adventures-of-sherlock-holmes.txt $shared/data/tinystories/valid-excerpt.txt}"
-ctx="${CTX:-256}"
-chunks="${CHUNKS:-0}"
 types="${TYPES:-IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S Q2_K Q3_K_M Q4_K_M}"
 allocators="${ALLOCATORS:-lieq measured}"
 granularities="${GRANULARITIES:-layer group}"
 samples="${SAMPLES:-32}"
 seqlen="${SEQLEN:-256}"
 levels="${LEVELS:-IQ1_M,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,Q3_K,Q4_K,Q5_K,Q6_K}"
-work="${WORK:-/tmp/iquant_table}"
-threads="${THREADS:-$(nproc)}"
 read -r -a plan_args <<<"${PLAN_ARGS:-}"
 tag="${TAG:-}"
 reuse_ref="${REUSE_REF:-0}"
@@ -45,9 +40,8 @@ mkdir -p "$work"
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-chunk_arg=(); [ "$chunks" -gt 0 ] && chunk_arg=(--chunks "$chunks")
 ppl_of() { sed -n 's/.*Final estimate: PPL = *\([0-9.]*\) +\/- *\([0-9.]*\).*/\1 \2/p' "$1" | head -n 1; }
-kld_of() { sed -n 's/^Mean *KLD: *\([0-9.-]*\) ± *\([0-9.]*\).*/\1 \2/p' "$1" | head -n 1; }
+kld_of() { stat_of "$1" 'Mean *KLD'; }
 
 f32="$work/f32.gguf"
 [ -f "$f32" ] || LIEQ_QUIET=1 "$lieq" quantize "$model" --method rtn --bits 8 --gguf-types 8=F32 \

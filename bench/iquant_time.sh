@@ -10,14 +10,11 @@
 # Environment: LIEQ_BIN, LLAMA_BIN_DIR, WORK (/tmp/iquant_table), TYPES, REPS (5), THREADS (nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-shared="${LIEQ_SHARED:-../shared}"
+source bench/iquant_env.sh
 lieq="$(realpath "${LIEQ_BIN:-build/lieq}")"
-llama="${LLAMA_BIN_DIR:-/work/ext/llama.cpp-2026/build/bin}"
 model="${1:-$shared/models/tinylm-llama-12m}"
-work="${WORK:-/tmp/iquant_table}"
 types="${TYPES:-IQ1_S IQ1_M IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S}"
 reps="${REPS:-5}"
-threads="${THREADS:-$(nproc)}"
 for f in f32.gguf imatrix.gguf; do
   [ -f "$work/$f" ] || { echo "iquant_time: $work/$f not found (run bench/iquant_table.sh first)" >&2; exit 1; }
 done
