@@ -23,6 +23,11 @@ std::string bpw_text(double bpw) {
 
 std::string ResultRow::name() const {
   if (baseline) return "original";
+  if (external()) {
+    std::string stem = file.substr(file.find_last_of('/') + 1);
+    if (stem.size() > 5 && stem.compare(stem.size() - 5, 5, ".gguf") == 0) stem.resize(stem.size() - 5);
+    return "file-" + stem;
+  }
   return method + "-" + allocator + "-" + bpw_text(target_bpw);
 }
 
@@ -61,10 +66,77 @@ void mark_matched_bits(ComparisonResults& r) {
     row.matched_bits = std::abs(row.linear_bpw - row.target_bpw) <= r.bpw_tolerance + 1e-9;
 }
 
+std::string default_pareto_metric(const ComparisonResults& r) {
+  if (!r.data.empty()) return "ppl:" + r.data[0];
+  if (!r.kld_data.empty()) return "kld";
+  return "acc";
+}
+
+namespace {
+// The data file index of a "ppl:<name>" metric (npos otherwise).
+size_t ppl_metric_index(const ComparisonResults& r) {
+  const std::string& m = r.pareto_metric.empty() ? default_pareto_metric(r) : r.pareto_metric;
+  if (m.rfind("ppl:", 0) != 0) return std::string::npos;
+  const auto it = std::find(r.data.begin(), r.data.end(), m.substr(4));
+  return it == r.data.end() ? std::string::npos : size_t(it - r.data.begin());
+}
+bool is_compared(const ResultRow& row) {
+  return !row.baseline && (row.matched_bits || row.external()) && row.file_bytes > 0;
+}
+}  // namespace
+
+std::string pareto_metric_text(const ComparisonResults& r) {
+  const std::string& m = r.pareto_metric.empty() ? default_pareto_metric(r) : r.pareto_metric;
+  if (m == "kld") return "KLD";
+  if (m == "acc") return "average accuracy";
+  return "perplexity on " + m.substr(4);
+}
+
+double pareto_value(const ComparisonResults& r, const ResultRow& row) {
+  const std::string& m = r.pareto_metric.empty() ? default_pareto_metric(r) : r.pareto_metric;
+  if (m == "kld") return row.kld_mean;
+  if (m == "acc") return -row.avg_acc;
+  const size_t i = ppl_metric_index(r);
+  return i < row.ppl.size() ? row.ppl[i] : ResultRow::kNone;
+}
+
+double pareto_value_se(const ComparisonResults& r, const ResultRow& row) {
+  const std::string& m = r.pareto_metric.empty() ? default_pareto_metric(r) : r.pareto_metric;
+  if (m == "kld") return ResultRow::kNone;
+  if (m == "acc") {
+    if (row.acc_se.size() != r.tasks.size() || r.tasks.empty()) return ResultRow::kNone;
+    double v = 0;
+    for (double se : row.acc_se) v += se * se;
+    return std::sqrt(v) / double(r.tasks.size());
+  }
+  const size_t i = ppl_metric_index(r);
+  return i < row.ppl_se.size() ? row.ppl_se[i] : ResultRow::kNone;
+}
+
+void mark_pareto(ComparisonResults& r) {
+  if (r.pareto_metric.empty()) r.pareto_metric = default_pareto_metric(r);
+  r.baseline.pareto = false;
+  for (ResultRow& p : r.rows) {
+    const double vp = pareto_value(r, p);
+    p.pareto = is_compared(p) && std::isfinite(vp);
+    if (!p.pareto) continue;
+    for (const ResultRow& q : r.rows) {
+      const double vq = pareto_value(r, q);
+      if (&q == &p || !is_compared(q) || !std::isfinite(vq)) continue;
+      if (q.file_bytes <= p.file_bytes && vq <= vp && (q.file_bytes < p.file_bytes || vq < vp)) {
+        p.pareto = false;
+        break;
+      }
+    }
+  }
+}
+
 void sort_rows(std::vector<ResultRow>& rows) {
-  std::stable_sort(rows.begin(), rows.end(), [](const ResultRow& a, const ResultRow& b) {
-    return a.target_bpw < b.target_bpw;
-  });
+  auto key = [](const ResultRow& x) {
+    return std::isnan(x.target_bpw) ? std::numeric_limits<double>::infinity() : x.target_bpw;
+  };
+  std::stable_sort(rows.begin(), rows.end(),
+                   [&](const ResultRow& a, const ResultRow& b) { return key(a) < key(b); });
 }
 
 namespace {
@@ -88,7 +160,9 @@ std::vector<double> nums_from(const json& j) {
 json row_to_json(const ResultRow& row) {
   json j;
   j["name"] = row.name();
-  j["baseline"] = row.baseline;
+  j["baseline"] = row.baseline || row.external();
+  if (row.external()) j["file"] = row.file;
+  j["format"] = row.format;
   j["method"] = row.method;
   j["allocator"] = row.allocator;
   j["target_bpw"] = num(row.target_bpw);
@@ -98,6 +172,7 @@ json row_to_json(const ResultRow& row) {
   j["layer_bits"] = row.layer_bits;
   if (!row.layer_formats.empty()) j["layer_formats"] = row.layer_formats;
   j["matched_bits"] = row.matched_bits;
+  j["pareto"] = row.pareto;
   j["ppl"] = nums(row.ppl);
   j["ppl_se"] = nums(row.ppl_se);
   if (!row.baseline) {
@@ -106,6 +181,11 @@ json row_to_json(const ResultRow& row) {
   }
   j["acc"] = nums(row.acc);
   j["acc_se"] = nums(row.acc_se);
+  if (!row.baseline) {
+    j["acc_diff"] = nums(row.acc_diff);
+    j["acc_diff_se"] = nums(row.acc_diff_se);
+  }
+  if (!row.acc_items.empty()) j["acc_items"] = row.acc_items;
   j["average_acc"] = num(row.avg_acc);
   j["kld_mean"] = num(row.kld_mean);
   j["top1_agreement"] = num(row.top1_agreement);
@@ -119,7 +199,10 @@ json row_to_json(const ResultRow& row) {
 ResultRow row_from_json(const json& j, const std::string& source) {
   ResultRow row;
   try {
-    row.baseline = j.at("baseline").get<bool>();
+    row.file = j.value("file", std::string());
+    row.baseline = j.at("baseline").get<bool>() && row.file.empty();
+    row.format = j.value("format", std::string(row.baseline ? "hf" : "lieq"));
+    row.pareto = j.value("pareto", false);
     row.method = j.at("method").get<std::string>();
     row.allocator = j.at("allocator").get<std::string>();
     row.target_bpw = num_from(j.at("target_bpw"));
@@ -139,6 +222,9 @@ ResultRow row_from_json(const json& j, const std::string& source) {
     row.ppl_diff = nums_from(j.value("ppl_diff", none));
     row.ppl_diff_se = nums_from(j.value("ppl_diff_se", none));
     row.acc_se = nums_from(j.value("acc_se", none));
+    row.acc_diff = nums_from(j.value("acc_diff", none));
+    row.acc_diff_se = nums_from(j.value("acc_diff_se", none));
+    row.acc_items = j.value("acc_items", std::vector<std::string>{});
     row.avg_acc = num_from(j.at("average_acc"));
     row.kld_mean = num_from(j.at("kld_mean"));
     row.top1_agreement = num_from(j.at("top1_agreement"));
@@ -171,6 +257,21 @@ json results_to_json(const ComparisonResults& r) {
   j["baseline"] = r.has_baseline ? row_to_json(r.baseline) : json();
   j["rows"] = json::array();
   for (const ResultRow& row : r.rows) j["rows"].push_back(row_to_json(row));
+  j["pareto_metric"] = r.pareto_metric;
+  j["verdict"] = json::array();
+  for (const VerdictLine& v : r.verdict)
+    j["verdict"].push_back({{"budget_bytes", v.budget_bytes},
+                            {"budget_of", v.budget_of},
+                            {"pick", v.pick},
+                            {"runner_up", v.runner_up},
+                            {"pick_value", num(v.pick_value)},
+                            {"pick_se", num(v.pick_se)},
+                            {"diff", num(v.diff)},
+                            {"diff_se", num(v.diff_se)},
+                            {"paired", v.paired},
+                            {"within_noise", v.within_noise},
+                            {"text", v.text}});
+  j["warnings"] = r.warnings;
   return j;
 }
 
@@ -191,6 +292,23 @@ ComparisonResults results_from_json(const json& j, const std::string& source) {
     const json& rows = j.at("rows");
     for (size_t i = 0; i < rows.get_ref<const json::array_t&>().size(); ++i)
       r.rows.push_back(row_from_json(rows[i], cat(source, ": rows[", i, "]")));
+    r.pareto_metric = j.value("pareto_metric", std::string());
+    for (const json& v : j.value("verdict", json::array())) {
+      VerdictLine l;
+      l.budget_bytes = v.at("budget_bytes").get<int64_t>();
+      l.budget_of = v.at("budget_of").get<std::string>();
+      l.pick = v.at("pick").get<std::string>();
+      l.runner_up = v.at("runner_up").get<std::string>();
+      l.pick_value = num_from(v.at("pick_value"));
+      l.pick_se = num_from(v.at("pick_se"));
+      l.diff = num_from(v.at("diff"));
+      l.diff_se = num_from(v.at("diff_se"));
+      l.paired = v.at("paired").get<bool>();
+      l.within_noise = v.at("within_noise").get<bool>();
+      l.text = v.at("text").get<std::string>();
+      r.verdict.push_back(std::move(l));
+    }
+    r.warnings = j.value("warnings", std::vector<std::string>{});
   } catch (const json::exception& e) {
     fail(source, ": malformed compare results: ", e.what());
   }
@@ -226,6 +344,19 @@ std::string with_se(double v, double se, double scale, int decimals, bool sign =
   return s;
 }
 
+// The mean over tasks of a row's paired accuracy differences and its standard
+// error (tasks independent); NaN when some task lacks one.
+std::pair<double, double> avg_acc_diff(const ComparisonResults& r, const ResultRow& row) {
+  if (r.tasks.empty() || row.acc_diff.size() != r.tasks.size()) return {ResultRow::kNone, ResultRow::kNone};
+  double d = 0, v = 0;
+  for (size_t i = 0; i < r.tasks.size(); ++i) {
+    d += row.acc_diff[i];
+    v += at(row.acc_diff_se, i) * at(row.acc_diff_se, i);
+  }
+  const double n = double(r.tasks.size());
+  return {d / n, std::sqrt(v) / n};
+}
+
 std::vector<std::string> cells_of(const ComparisonResults& r, const ResultRow& row,
                                   bool first_of_group, size_t n_columns) {
   std::vector<std::string> c;
@@ -233,12 +364,16 @@ std::vector<std::string> cells_of(const ComparisonResults& r, const ResultRow& r
     c.push_back(bpw_text(row.linear_bpw));
     c.push_back(baseline_label(row));
     c.push_back("-");
+  } else if (row.external()) {
+    c.push_back(first_of_group ? "file" : "");
+    c.push_back(row.file);
+    c.push_back("-");
   } else {
     c.push_back(first_of_group ? bpw_text(row.target_bpw) : "");
     c.push_back(row.method);
     c.push_back(row.allocator);
   }
-  if (!row.matched_bits) {
+  if (!row.matched_bits && !row.external()) {
     // Shown under a target it does not match, its figures would compare unequal bits.
     c.push_back(cat("n/a: ", row.allocator, " reaches ", fixed_text(row.linear_bpw, 3), " bpw"));
     while (c.size() < n_columns) c.push_back("n/a");
@@ -246,6 +381,7 @@ std::vector<std::string> cells_of(const ComparisonResults& r, const ResultRow& r
   }
   c.push_back(fixed_text(row.linear_bpw, 3));
   c.push_back(fixed_text(double(row.file_bytes) / 1e6, 2));
+  c.push_back(row.pareto ? "◆" : "");
   for (size_t i = 0; i < r.data.size(); ++i)
     c.push_back(i < row.ppl.size() ? with_se(row.ppl[i], at(row.ppl_se, i), 1, 2) : "-");
   if (r.has_baseline)
@@ -258,6 +394,10 @@ std::vector<std::string> cells_of(const ComparisonResults& r, const ResultRow& r
     c.push_back(i < row.acc.size() ? with_se(row.acc[i], at(row.acc_se, i), 100, 1) : "-");
   if (!r.tasks.empty()) {
     c.push_back(fixed_text(100.0 * row.avg_acc, 1));
+    if (r.has_baseline) {
+      const auto [d, se] = avg_acc_diff(r, row);
+      c.push_back(row.baseline ? "0" : std::isnan(d) ? "-" : with_se(d, se, 100, 1, true));
+    }
     c.push_back(fixed_text(row.acc_recovery, 1));
   }
   if (!r.data.empty()) c.push_back(fixed_text(row.ppl_recovery, 1));
@@ -268,13 +408,14 @@ std::vector<std::string> cells_of(const ComparisonResults& r, const ResultRow& r
 
 ResultsTable results_table(const ComparisonResults& r) {
   ResultsTable t;
-  t.header = {"bpw", "Method", "Allocator", "Linear bpw", "Size (MB)"};
+  t.header = {"bpw", "Method", "Allocator", "Linear bpw", "Size (MB)", "Front"};
   for (const std::string& d : r.data) t.header.push_back("PPL " + d);
   if (r.has_baseline)
     for (const std::string& d : r.data) t.header.push_back("ΔPPL " + d);
   for (const std::string& task : r.tasks) t.header.push_back(task);
   if (!r.tasks.empty()) {
     t.header.push_back("Avg");
+    if (r.has_baseline) t.header.push_back("ΔAvg");
     t.header.push_back("Acc rec. %");
   }
   if (!r.data.empty()) t.header.push_back("PPL rec. %");
@@ -284,16 +425,23 @@ ResultsTable results_table(const ComparisonResults& r) {
     t.rows.push_back(cells_of(r, r.baseline, true, t.header.size()));
     t.baseline.push_back(true);
     t.group_start.push_back(true);
+    t.pareto.push_back(false);
   }
   for (size_t i = 0; i < r.rows.size(); ++i) {
-    const bool first = i == 0 || r.rows[i].target_bpw != r.rows[i - 1].target_bpw;
-    t.rows.push_back(cells_of(r, r.rows[i], first, t.header.size()));
+    const ResultRow &x = r.rows[i], *prev = i > 0 ? &r.rows[i - 1] : nullptr;
+    const bool first = prev == nullptr || x.external() != prev->external() ||
+                       (!x.external() && x.target_bpw != prev->target_bpw);
+    t.rows.push_back(cells_of(r, x, first, t.header.size()));
     t.baseline.push_back(false);
     t.group_start.push_back(first);
+    t.pareto.push_back(x.pareto);
   }
   std::ostringstream os;
   os << "bpw: target bits per weight of the linear layers; Linear bpw: the real figure "
-        "(scales and zero points included); Size: the model file. ";
+        "(scales and zero points included); Size: the model file; file: a file made by another "
+        "tool, measured the same way. Front ◆: on the Pareto front of size against "
+     << pareto_metric_text(r)
+     << " (no smaller or equal row is better). ";
   if (!r.data.empty()) os << "PPL: perplexity (lower is better). ";
   if (!r.data.empty() && r.has_baseline)
     os << "ΔPPL: PPL(row) - PPL(original) on the same tokens. ";
@@ -302,8 +450,9 @@ ResultsTable results_table(const ComparisonResults& r) {
         "lm-evaluation-harness). n/a: the row's real bpw is more than "
      << bpw_text(r.bpw_tolerance) << " bpw from the target, so it is not compared there. ";
   if (!r.tasks.empty())
-    os << "Tasks: zero-shot accuracy in % (acc); Avg: their unweighted mean; Acc rec.: Avg / "
-          "the original's Avg x 100. ";
+    os << "Tasks: zero-shot accuracy in % (acc); Avg: their unweighted mean; "
+       << (r.has_baseline ? "ΔAvg: Avg(row) - Avg(original), paired over the same items; " : "")
+       << "Acc rec.: Avg / the original's Avg x 100. ";
   if (!r.data.empty())
     os << "PPL rec.: mean over the data files of PPL(original) / PPL(row) x 100. ";
   if (!r.kld_data.empty())

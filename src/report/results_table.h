@@ -25,6 +25,10 @@ inline constexpr double kDefaultBpwTolerance = 0.05;
 struct ResultRow {
   static constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
   bool baseline = false;  // the original model
+  // A file made by another tool (compare --baseline FILE.gguf): its file name;
+  // empty for lieq's rows. Such a row is written with "baseline": true too.
+  std::string file;
+  std::string format = "lieq";  // what the row's model is stored as: "gguf", "lieq" or "hf"
   std::string method;     // "rtn", "gptq", "awq"; the stored dtype ("BF16") for the baseline
   std::string allocator;  // empty for the baseline
   double target_bpw = kNone;
@@ -39,17 +43,39 @@ struct ResultRow {
   std::vector<double> ppl_diff, ppl_diff_se;
   std::vector<double> acc;      // per task, in ComparisonResults::tasks order
   std::vector<double> acc_se;   // per task: sqrt(acc (1 - acc) / (n - 1)); may be empty
+  // Per task: each item's outcome ('1' right, '0' wrong), for paired differences.
+  std::vector<std::string> acc_items;
+  // Per task: acc - the original's acc on the same items and its paired standard error.
+  std::vector<double> acc_diff, acc_diff_se;
   double avg_acc = kNone;       // unweighted mean over tasks
   double kld_mean = kNone, top1_agreement = kNone;
   double ppl_recovery = kNone, acc_recovery = kNone;  // percent; see the file comment
   // Real linear bpw within ComparisonResults::bpw_tolerance of target_bpw
   // (mark_matched_bits); a row that is not is shown as n/a under its target.
   bool matched_bits = true;
+  // On the Pareto front of file size against ComparisonResults::pareto_metric
+  // (mark_pareto): no other compared row is as small and better.
+  bool pareto = false;
   std::map<std::string, double> seconds;              // per stage
   nlohmann::json settings;  // what the row was measured under (resuming compares it)
 
-  // "gptq-lieq-2.5"; "original" for the baseline.
+  // "gptq-lieq-2.5"; "original" for the baseline; "file-<stem>" for another tool's file.
   std::string name() const;
+  bool external() const { return !file.empty(); }
+};
+
+// One line of the verdict: at a file size budget, the best compared row at or
+// below it, and how far the next best is behind (paired where both rows' per
+// token NLLs or per item outcomes are known).
+struct VerdictLine {
+  int64_t budget_bytes = 0;
+  std::string budget_of;         // the row whose size the budget is ("gptq-lieq-2.5")
+  std::string pick, runner_up;   // row names; runner_up empty when alone
+  double pick_value = ResultRow::kNone, pick_se = ResultRow::kNone;
+  double diff = ResultRow::kNone, diff_se = ResultRow::kNone;  // runner_up - pick on the metric
+  bool paired = false;        // diff_se from paired per-token / per-item values
+  bool within_noise = false;  // |diff| < 2 diff_se
+  std::string text;           // the sentence shown ("At 7.09 MB: pick ...")
 };
 
 struct ComparisonResults {
@@ -62,7 +88,11 @@ struct ComparisonResults {
   double bpw_tolerance = kDefaultBpwTolerance;  // bpw; see ResultRow::matched_bits
   bool has_baseline = false;
   ResultRow baseline;
-  std::vector<ResultRow> rows;  // grouped by target bpw (see sort_rows)
+  std::vector<ResultRow> rows;  // grouped by target bpw (see sort_rows); other tools' files last
+  // What the Pareto front and the verdict rank by: "ppl:<data name>", "kld" or "acc".
+  std::string pareto_metric;
+  std::vector<VerdictLine> verdict;  // smallest budget first
+  std::vector<std::string> warnings;  // e.g. differences within noise, shown above the table
 };
 
 // A bits-per-weight value as text for names and tables: "2.5", "4.25".
@@ -75,7 +105,23 @@ void compute_recovery(ComparisonResults& r);
 // (the baseline's is true).
 void mark_matched_bits(ComparisonResults& r);
 
-// Stable sort by target bpw, keeping the given order of methods and
+// The value the Pareto front and the verdict rank rows by (lower is better):
+// the perplexity on r.pareto_metric's data file, the KLD, or minus the
+// average accuracy; NaN when the row lacks it.
+double pareto_value(const ComparisonResults& r, const ResultRow& row);
+// "perplexity on wiki", "KLD", "average accuracy".
+std::string pareto_metric_text(const ComparisonResults& r);
+// Its standard error where the row has one (NaN otherwise).
+double pareto_value_se(const ComparisonResults& r, const ResultRow& row);
+// "ppl:<first data file>" when there is one, else "kld" when measured, else "acc".
+std::string default_pareto_metric(const ComparisonResults& r);
+// Sets r.pareto_metric (when empty) and every row's `pareto`: a compared row
+// (matched bits, or another tool's file) with a value is on the front when no
+// other compared row is at most its size and at most its value, one of them
+// strictly. The original is never on it.
+void mark_pareto(ComparisonResults& r);
+
+// Stable sort by target bpw (other tools' files, which have none, last), keeping the given order of methods and
 // allocators inside each group.
 void sort_rows(std::vector<ResultRow>& rows);
 
@@ -104,7 +150,7 @@ struct ResultsTable {
   std::vector<std::string> header;
   size_t n_text_columns = 0;  // left-aligned leading columns; the rest are numbers
   std::vector<std::vector<std::string>> rows;
-  std::vector<bool> baseline, group_start;  // per row
+  std::vector<bool> baseline, group_start, pareto;  // per row
   std::string legend;
 };
 ResultsTable results_table(const ComparisonResults& r);

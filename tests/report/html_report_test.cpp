@@ -112,9 +112,9 @@ TEST(ResultsTable, MarkdownLayout) {
   // header, separator, original, 5 rows, blank, legend
   ASSERT_GE(lines.size(), 10u);
   const size_t n_cols = count(lines[0], " |");
-  // bpw, method, allocator, linear bpw, size, 2 ppl, 2 ppl differences, 2 tasks, avg, acc
-  // rec, ppl rec, kld
-  EXPECT_EQ(n_cols, 15u) << lines[0];
+  // bpw, method, allocator, linear bpw, size, front, 2 ppl, 2 ppl differences, 2 tasks, avg,
+  // avg difference, acc rec, ppl rec, kld
+  EXPECT_EQ(n_cols, 17u) << lines[0];
   for (size_t i = 0; i < 8; ++i) EXPECT_EQ(count(lines[i], " |"), n_cols) << lines[i];
   EXPECT_NE(lines[0].find("PPL c4\\|x"), std::string::npos) << lines[0];
   EXPECT_NE(lines[1].find("---:"), std::string::npos);
