@@ -269,6 +269,8 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
   sort_rows(res.rows);
   compute_recovery(res);
   mark_matched_bits(res);
+  mark_pareto(res);
+  make_verdict(res);
   for (const ResultRow& row : res.rows)
     if (!row.matched_bits)
       cache.note()(cat("compare: ", row.name(), " reaches ", fixed_text(row.linear_bpw, 4),

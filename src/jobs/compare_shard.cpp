@@ -242,6 +242,8 @@ CompareOutcome merge_compare(const MergeRequest& m, const ArtifactCache& cache) 
   sort_rows(res.rows);
   compute_recovery(res);
   mark_matched_bits(res);
+  mark_pareto(res);
+  make_verdict(res);
   o.n_combos = n_combos;
   o.n_reused = n_combos;
   fs::create_directories(m.out);

@@ -63,7 +63,8 @@ void compute_recovery(ComparisonResults& r) {
 void mark_matched_bits(ComparisonResults& r) {
   r.baseline.matched_bits = true;
   for (ResultRow& row : r.rows)
-    row.matched_bits = std::abs(row.linear_bpw - row.target_bpw) <= r.bpw_tolerance + 1e-9;
+    row.matched_bits = row.external() ||
+                       std::abs(row.linear_bpw - row.target_bpw) <= r.bpw_tolerance + 1e-9;
 }
 
 std::string default_pareto_metric(const ComparisonResults& r) {
@@ -465,6 +466,12 @@ ResultsTable results_table(const ComparisonResults& r) {
 std::string results_markdown(const ComparisonResults& r) {
   const ResultsTable t = results_table(r);
   std::ostringstream os;
+  if (!r.verdict.empty()) {
+    os << "Verdict (by " << markdown_escape(pareto_metric_text(r)) << "):\n\n";
+    for (const VerdictLine& v : r.verdict) os << "- " << markdown_escape(v.text) << "\n";
+    os << "\n";
+  }
+  for (const std::string& w : r.warnings) os << "Warning: " << markdown_escape(w) << "\n\n";
   auto line = [&](const std::vector<std::string>& cells) {
     os << "|";
     for (const std::string& c : cells) os << " " << markdown_escape(c) << " |";
@@ -478,5 +485,93 @@ std::string results_markdown(const ComparisonResults& r) {
   os << "\n" << markdown_escape(t.legend) << "\n";
   return os.str();
 }
+
+namespace {
+// The same quantized model under another name (uniform at two targets giving one plan).
+bool same_model(const ResultRow& a, const ResultRow& b) {
+  if (a.external() || b.external()) return a.file == b.file;
+  return a.file_bytes == b.file_bytes && a.method == b.method && a.layer_bits == b.layer_bits &&
+         a.layer_formats == b.layer_formats && a.ppl == b.ppl &&
+         (a.kld_mean == b.kld_mean || (std::isnan(a.kld_mean) && std::isnan(b.kld_mean)));
+}
+std::string mb_text(int64_t bytes) { return fixed_text(double(bytes) / 1e6, 2) + " MB"; }
+}  // namespace
+
+void make_verdict(ComparisonResults& r) {
+  if (r.pareto_metric.empty()) r.pareto_metric = default_pareto_metric(r);
+  r.verdict.clear();
+  r.warnings.clear();
+  const bool acc = r.pareto_metric == "acc";
+  const double scale = acc ? -100.0 : 1.0;  // shown as accuracy in %
+  std::vector<std::pair<int64_t, std::string>> budgets;
+  for (const ResultRow& row : r.rows) {
+    if (!is_compared(row) || !std::isfinite(pareto_value(r, row))) continue;
+    if (row.external()) {
+      budgets.push_back({row.file_bytes, row.file});
+      continue;
+    }
+    auto it = std::find_if(budgets.begin(), budgets.end(), [&](const auto& b) {
+      return b.second == "target " + bpw_text(row.target_bpw);
+    });
+    if (it == budgets.end())
+      budgets.push_back({row.file_bytes, "target " + bpw_text(row.target_bpw)});
+    else
+      it->first = std::max(it->first, row.file_bytes);
+  }
+  std::stable_sort(budgets.begin(), budgets.end());
+  for (const auto& [bytes, of] : budgets) {
+    const ResultRow *pick = nullptr, *next = nullptr;
+    auto better = [&](const ResultRow* a, const ResultRow* b) {
+      const double va = pareto_value(r, *a), vb = pareto_value(r, *b);
+      return va < vb || (va == vb && a->file_bytes < b->file_bytes);
+    };
+    for (const ResultRow& row : r.rows)
+      if (is_compared(row) && std::isfinite(pareto_value(r, row)) && row.file_bytes <= bytes &&
+          (pick == nullptr || better(&row, pick)))
+        pick = &row;
+    if (pick == nullptr) continue;
+    for (const ResultRow& row : r.rows)
+      if (is_compared(row) && std::isfinite(pareto_value(r, row)) && row.file_bytes <= bytes &&
+          &row != pick && !same_model(row, *pick) && (next == nullptr || better(&row, next)))
+        next = &row;
+    VerdictLine v;
+    v.budget_bytes = bytes;
+    v.budget_of = of;
+    v.pick = pick->name();
+    v.pick_value = pareto_value(r, *pick);
+    v.pick_se = pareto_value_se(r, *pick);
+    std::ostringstream os;
+    os << "At " << mb_text(bytes) << " (" << of << "): pick " << v.pick << " ("
+       << mb_text(pick->file_bytes) << "), " << pareto_metric_text(r) << " "
+       << with_se(v.pick_value, v.pick_se, scale, acc ? 1 : 2);
+    if (next != nullptr) {
+      v.runner_up = next->name();
+      v.diff = pareto_value(r, *next) - v.pick_value;
+      const double se_next = pareto_value_se(r, *next);
+      v.diff_se = std::sqrt(v.pick_se * v.pick_se + se_next * se_next);
+      v.within_noise = std::isfinite(v.diff_se) && std::abs(v.diff) < 2 * v.diff_se;
+      os << "; the next best, " << v.runner_up << " (" << mb_text(next->file_bytes)
+         << "), is behind by " << with_se(std::abs(v.diff), v.diff_se, std::abs(scale), acc ? 1 : 2)
+         << (std::isfinite(v.diff_se) ? " (unpaired)" : "")
+         << (v.within_noise ? ": within noise, either will do" : "");
+    }
+    os << ".";
+    v.text = os.str();
+    if (v.within_noise)
+      r.warnings.push_back(cat("at ", mb_text(bytes), " ", v.pick, " and ", v.runner_up,
+                               " differ by less than 2 standard errors on ", pareto_metric_text(r),
+                               ": within noise"));
+    r.verdict.push_back(std::move(v));
+  }
+  std::string same;
+  for (const ResultRow& row : r.rows)
+    for (size_t i = 0; i < row.ppl_diff.size() && i < r.data.size(); ++i)
+      if (is_compared(row) && i < row.ppl_diff_se.size() && std::isfinite(row.ppl_diff_se[i]) &&
+          std::abs(row.ppl_diff[i]) < 2 * row.ppl_diff_se[i])
+        same += cat(same.empty() ? "" : ", ", row.name(), " on ", r.data[i]);
+  if (!same.empty())
+    r.warnings.push_back("perplexity within 2 paired standard errors of the original's: " + same);
+}
+
 
 }  // namespace lieq

@@ -52,6 +52,7 @@ struct ResultRow {
   double ppl_recovery = kNone, acc_recovery = kNone;  // percent; see the file comment
   // Real linear bpw within ComparisonResults::bpw_tolerance of target_bpw
   // (mark_matched_bits); a row that is not is shown as n/a under its target.
+  // Another tool's file has no target and is compared at its own size: true.
   bool matched_bits = true;
   // On the Pareto front of file size against ComparisonResults::pareto_metric
   // (mark_pareto): no other compared row is as small and better.
@@ -120,6 +121,16 @@ std::string default_pareto_metric(const ComparisonResults& r);
 // other compared row is at most its size and at most its value, one of them
 // strictly. The original is never on it.
 void mark_pareto(ComparisonResults& r);
+
+// r.verdict from the compared rows (after mark_pareto): one budget per target
+// (the largest file among its matched rows) and per other tool's file (its
+// size), smallest first; at each, the best compared row at or below it and
+// the next best other model, their difference with the unpaired standard
+// error sqrt(se_a^2 + se_b^2) (conservative: the rows share their windows, so
+// a paired error is smaller), within noise when |diff| < 2 se. Each verdict
+// line within noise, and each row whose perplexity difference from the
+// original is within 2 paired standard errors of 0, adds a warning.
+void make_verdict(ComparisonResults& r);
 
 // Stable sort by target bpw (other tools' files, which have none, last), keeping the given order of methods and
 // allocators inside each group.

@@ -69,12 +69,13 @@ TEST(MatchedBits, UnmatchedRowIsNaWithTheReason) {
   // Matched rows: ± standard errors and the paired difference.
   const std::vector<std::string>& ok = t.rows[3];
   EXPECT_EQ(ok[3], "2.960");
-  EXPECT_EQ(ok[5], "40.50 ± 0.75");
-  EXPECT_EQ(t.header[6], "ΔPPL wiki");
-  EXPECT_EQ(ok[6], "+30.50 ± 0.25");
-  EXPECT_EQ(ok[7], "40.0 ± 7.8");           // accuracy in %
-  EXPECT_EQ(t.rows[0][5], "10.00 ± 0.12");  // the original
-  EXPECT_EQ(t.rows[0][6], "0");
+  EXPECT_EQ(t.header[5], "Front");
+  EXPECT_EQ(ok[6], "40.50 ± 0.75");
+  EXPECT_EQ(t.header[7], "ΔPPL wiki");
+  EXPECT_EQ(ok[7], "+30.50 ± 0.25");
+  EXPECT_EQ(ok[8], "40.0 ± 7.8");           // accuracy in %
+  EXPECT_EQ(t.rows[0][6], "10.00 ± 0.12");  // the original
+  EXPECT_EQ(t.rows[0][7], "0");
   EXPECT_NE(t.legend.find("n/a"), std::string::npos);
   // results.json: matched_bits and the standard errors per row.
   const nlohmann::json j = results_to_json(r);
