@@ -61,4 +61,25 @@ double acc_standard_error(double p, int64_t n) {
   return n < 2 ? kNan : std::sqrt(p * (1 - p) / double(n - 1));
 }
 
+PairedAcc paired_acc_difference(const std::string& q, const std::string& r) {
+  check(!q.empty() && q.size() == r.size(), "paired accuracy difference: ", q.size(),
+        " items against ", r.size(), " (the same items are needed)");
+  const double n = double(q.size());
+  double sum = 0;
+  for (size_t i = 0; i < q.size(); ++i) sum += double(q[i] == '1') - double(r[i] == '1');
+  PairedAcc a;
+  a.acc_diff = sum / n;
+  if (q.size() < 2) {
+    a.acc_diff_se = kNan;
+    return a;
+  }
+  double v = 0;
+  for (size_t i = 0; i < q.size(); ++i) {
+    const double d = double(q[i] == '1') - double(r[i] == '1') - a.acc_diff;
+    v += d * d;
+  }
+  a.acc_diff_se = std::sqrt(v / n / (n - 1));
+  return a;
+}
+
 }  // namespace lieq

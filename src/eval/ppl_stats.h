@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace lieq {
@@ -38,5 +39,14 @@ PairedPpl paired_ppl_difference(const std::vector<float>& q, const std::vector<f
 
 // NaN for n < 2.
 double acc_standard_error(double p, int64_t n);
+
+// Paired accuracy difference acc(q) - acc(r) over the same items, from their
+// outcomes ('1' right, '0' wrong): d_i = q_i - r_i, standard error
+// sqrt(var(d) / (n - 1)), var the population variance (NaN for n < 2).
+// Error when the lengths differ or are 0.
+struct PairedAcc {
+  double acc_diff = 0, acc_diff_se = 0;
+};
+PairedAcc paired_acc_difference(const std::string& q, const std::string& r);
 
 }  // namespace lieq

@@ -131,10 +131,12 @@ TaskResult evaluate_task(const Model& model, const Tokenizer& tok, const Task& t
     const std::vector<ChoiceScore> s = score_item(fw, model, tok, item);
     if (task.format == TaskFormat::kLambada) {
       correct += s[0].greedy;
+      r.outcomes += s[0].greedy ? '1' : '0';
       loglik_sum += s[0].loglik;
     } else {
       const Choice ch = choose(s, item.norm_texts);
       correct += ch.best == item.gold;
+      r.outcomes += ch.best == item.gold ? '1' : '0';
       correct_norm += ch.best_norm == item.gold;
     }
     bar.update(k + 1, cat("acc ", double(correct) / double(k + 1)));

@@ -47,6 +47,7 @@ struct TaskResult {
   double acc = 0, acc_stderr = 0;
   double acc_norm = 0, acc_norm_stderr = 0;  // NaN where the task has none
   double ppl = 0;                            // LAMBADA only (NaN otherwise)
+  std::string outcomes;  // per item: '1' right, '0' wrong (acc's), for paired differences
   double seconds = 0;
 };
 

@@ -160,7 +160,8 @@ bool combo_row(const CompareRequest& r, const CompareInputs& in, const Combo& c,
   fp.load();
   {
     const Model q = load_model(mdir);
-    evaluate_row(q, *fp.tok, fp.model.get(), r, in, row, &fp.token_nll);
+    evaluate_row(q, *fp.tok, fp.model.get(), r, in, row, &fp.token_nll, nullptr,
+                 &fp.acc_items);
   }
   row.seconds["total"] = seconds_since(t0);
   row.settings = settings;
@@ -250,6 +251,7 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
   res.baseline =
       original_row(r, in, reader, shapes.other_params, r.out / "rows" / "original.json", fp, cache);
   res.has_baseline = true;
+  fp.acc_items = res.baseline.acc_items;
 
   // The combinations, grouped by target.
   LazyCalib calib;

@@ -209,7 +209,8 @@ std::vector<float> read_nll_file(const fs::path& path) {
 void evaluate_row(const Model& model, const Tokenizer& tok, const Model* base,
                   const CompareRequest& r, const CompareInputs& in, ResultRow& row,
                   const std::vector<std::vector<float>>* ref_nll,
-                  std::vector<std::vector<float>>* token_nll) {
+                  std::vector<std::vector<float>>* token_nll,
+                  const std::vector<std::string>* ref_items) {
   PplOptions po;
   po.ctx = r.ctx;
   po.max_windows = r.ppl_windows;
@@ -234,10 +235,18 @@ void evaluate_row(const Model& model, const Tokenizer& tok, const Model* base,
   row.seconds["ppl"] = seconds_since(t_ppl);
   const auto t_tasks = Clock::now();
   double sum = 0;
-  for (const Task& t : in.tasks) {
-    const TaskResult tr = evaluate_task(model, tok, t);
+  for (size_t k = 0; k < in.tasks.size(); ++k) {
+    const TaskResult tr = evaluate_task(model, tok, in.tasks[k]);
     row.acc.push_back(tr.acc);
     row.acc_se.push_back(acc_standard_error(tr.acc, tr.n));
+    row.acc_items.push_back(tr.outcomes);
+    if (ref_items != nullptr) {
+      const std::string* ref = k < ref_items->size() ? &(*ref_items)[k] : nullptr;
+      const bool paired = ref != nullptr && ref->size() == tr.outcomes.size() && !ref->empty();
+      const PairedAcc d = paired ? paired_acc_difference(tr.outcomes, *ref) : PairedAcc{};
+      row.acc_diff.push_back(paired ? d.acc_diff : ResultRow::kNone);
+      row.acc_diff_se.push_back(paired ? d.acc_diff_se : ResultRow::kNone);
+    }
     sum += row.acc.back();
   }
   if (!in.tasks.empty()) row.avg_acc = sum / double(in.tasks.size());
@@ -288,7 +297,8 @@ ResultRow original_row(const CompareRequest& r, const CompareInputs& in, const M
     fp.token_nll.push_back(read_nll_file(nll_path(r.out, i)));
   const bool have_nll = std::none_of(fp.token_nll.begin(), fp.token_nll.end(),
                                      [](const std::vector<float>& v) { return v.empty(); });
-  if (have_nll && reusable_row(row_path, settings, cache, &row)) {
+  if (have_nll && reusable_row(row_path, settings, cache, &row) &&
+      row.acc_items.size() == in.tasks.size()) {  // rows saved before items were kept lack them
     cache.note()(cat("original: reusing ", row_path.string()));
   } else {
     cache.note()(cat("original: evaluating ", r.model));

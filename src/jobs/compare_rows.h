@@ -55,6 +55,8 @@ struct Original {
   std::unique_ptr<Tokenizer> tok;
   // Per data file: the original's per-token NLLs [tokens] (empty: not known).
   std::vector<std::vector<float>> token_nll;
+  // Per task: the original's item outcomes (empty: not known).
+  std::vector<std::string> acc_items;
 };
 
 // The original's per-token NLLs of data file i: DIR/rows/original-<i>.nll,
@@ -69,10 +71,12 @@ std::vector<float> read_nll_file(const std::filesystem::path& path);
 // divergence from it. With ref_nll (per data file, the original's per-token
 // NLLs; an empty entry skips that file): the paired perplexity differences.
 // token_nll (optional) receives this model's per-token NLLs per data file.
+// With ref_items (per task, the original's item outcomes): the paired accuracy differences.
 void evaluate_row(const Model& model, const Tokenizer& tok, const Model* base,
                   const CompareRequest& r, const CompareInputs& in, ResultRow& row,
                   const std::vector<std::vector<float>>* ref_nll = nullptr,
-                  std::vector<std::vector<float>>* token_nll = nullptr);
+                  std::vector<std::vector<float>>* token_nll = nullptr,
+                  const std::vector<std::string>* ref_items = nullptr);
 // " ppl 12.345 avg acc 40.0% kld 0.1234"
 std::string row_summary(const ResultRow& row, const CompareInputs& in);
 

@@ -80,3 +80,22 @@ TEST(AccStats, AsLmEvaluationHarness) {
 
 }  // namespace
 }  // namespace lieq
+
+namespace lieq {
+namespace {
+TEST(PairedAcc, HandComputed) {
+  // d = 0, 1, 0, 0: mean 0.25; population variance (3 x 0.25^2 + 0.75^2) / 4 = 0.1875;
+  // standard error sqrt(0.1875 / 3) = 0.25. Unpaired it would be about 0.35.
+  const PairedAcc a = paired_acc_difference("1101", "1001");
+  EXPECT_DOUBLE_EQ(a.acc_diff, 0.25);
+  EXPECT_DOUBLE_EQ(a.acc_diff_se, 0.25);
+  // Identical outcomes: no difference, no error.
+  const PairedAcc same = paired_acc_difference("1010", "1010");
+  EXPECT_EQ(same.acc_diff, 0);
+  EXPECT_EQ(same.acc_diff_se, 0);
+  EXPECT_TRUE(std::isnan(paired_acc_difference("1", "0").acc_diff_se));
+  EXPECT_THROW(paired_acc_difference("10", "1"), Error);
+  EXPECT_THROW(paired_acc_difference("", ""), Error);
+}
+}  // namespace
+}  // namespace lieq
