@@ -141,6 +141,10 @@ bool combo_row(const CompareRequest& r, const CompareInputs& in, const Combo& c,
                                  [&](const ResultRow& x) { return x.settings == settings; });
   if (same != done.end()) {
     cache.note()(cat(what, ": the same plan as ", same->name(), ", reusing its results"));
+    for (size_t i = 0; i < in.texts.size(); ++i)
+      if (fs::exists(row_nll_path(r.out, same->name(), i)))
+        fs::copy_file(row_nll_path(r.out, same->name(), i), row_nll_path(r.out, name, i),
+                      fs::copy_options::overwrite_existing);
     row = *same;
     label(row);
     save_row(row_path, row, cache);
@@ -160,8 +164,9 @@ bool combo_row(const CompareRequest& r, const CompareInputs& in, const Combo& c,
   fp.load();
   {
     const Model q = load_model(mdir);
-    evaluate_row(q, *fp.tok, fp.model.get(), r, in, row, &fp.token_nll, nullptr,
-                 &fp.acc_items);
+    std::vector<std::vector<float>> nll;
+    evaluate_row(q, *fp.tok, fp.model.get(), r, in, row, &fp.token_nll, &nll, &fp.acc_items);
+    for (size_t i = 0; i < nll.size(); ++i) write_nll_file(row_nll_path(r.out, name, i), nll[i]);
   }
   row.seconds["total"] = seconds_since(t0);
   row.settings = settings;
@@ -272,7 +277,7 @@ CompareOutcome run_compare(const CompareRequest& r, const ArtifactCache& cache) 
   compute_recovery(res);
   mark_matched_bits(res);
   mark_pareto(res);
-  make_verdict(res);
+  make_verdict(res, paired_se_from(res, {r.out}));
   for (const ResultRow& row : res.rows)
     if (!row.matched_bits)
       cache.note()(cat("compare: ", row.name(), " reaches ", fixed_text(row.linear_bpw, 4),

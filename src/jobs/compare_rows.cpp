@@ -180,6 +180,42 @@ fs::path nll_path(const fs::path& out, size_t i) {
   return out / "rows" / cat("original-", i, ".nll");
 }
 
+fs::path row_nll_path(const fs::path& out, const std::string& name, size_t i) {
+  return out / "rows" / cat(name, "-", i, ".nll");
+}
+
+PairedSe paired_se_from(const ComparisonResults& r, std::vector<fs::path> dirs) {
+  const std::string m = r.pareto_metric;
+  size_t data_index = std::string::npos;
+  if (m.rfind("ppl:", 0) == 0)
+    for (size_t i = 0; i < r.data.size(); ++i)
+      if (r.data[i] == m.substr(4)) data_index = i;
+  return [m, data_index, dirs](const ResultRow& a, const ResultRow& b) {
+    if (m == "acc") {
+      if (a.acc_items.empty() || a.acc_items.size() != b.acc_items.size()) return ResultRow::kNone;
+      double v = 0;
+      for (size_t k = 0; k < a.acc_items.size(); ++k) {
+        if (a.acc_items[k].empty() || a.acc_items[k].size() != b.acc_items[k].size())
+          return ResultRow::kNone;
+        const double se = paired_acc_difference(b.acc_items[k], a.acc_items[k]).acc_diff_se;
+        v += se * se;
+      }
+      return std::sqrt(v) / double(a.acc_items.size());
+    }
+    if (data_index == std::string::npos) return ResultRow::kNone;
+    auto nll = [&](const ResultRow& x) {
+      for (const fs::path& d : dirs) {
+        const fs::path p = row_nll_path(d, x.name(), data_index);
+        if (fs::exists(p)) return read_nll_file(p);
+      }
+      return std::vector<float>{};
+    };
+    const std::vector<float> na = nll(a), nb = nll(b);
+    if (na.empty() || na.size() != nb.size()) return ResultRow::kNone;
+    return paired_ppl_difference(nb, na).ppl_diff_se;
+  };
+}
+
 namespace {
 constexpr char kNllMagic[8] = {'L', 'I', 'E', 'Q', 'N', 'L', 'L', '1'};
 }  // namespace

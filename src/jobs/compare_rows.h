@@ -62,6 +62,13 @@ struct Original {
 // The original's per-token NLLs of data file i: DIR/rows/original-<i>.nll,
 // "LIEQNLL1", uint64 count, float32 x count (little endian).
 std::filesystem::path nll_path(const std::filesystem::path& out, size_t i);
+// A quantized row's per-token NLLs of data file i: DIR/rows/<name>-<i>.nll (same format).
+std::filesystem::path row_nll_path(const std::filesystem::path& out, const std::string& name,
+                                   size_t i);
+// The verdict's paired standard errors (report/results_table.h PairedSe) from
+// the rows' saved per-token NLLs in any of `dirs` (perplexity metrics) or their
+// item outcomes (accuracy); NaN where they are missing.
+PairedSe paired_se_from(const ComparisonResults& r, std::vector<std::filesystem::path> dirs);
 void write_nll_file(const std::filesystem::path& path, const std::vector<float>& nll);
 // Empty when the file is missing or malformed.
 std::vector<float> read_nll_file(const std::filesystem::path& path);

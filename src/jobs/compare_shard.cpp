@@ -243,7 +243,9 @@ CompareOutcome merge_compare(const MergeRequest& m, const ArtifactCache& cache) 
   compute_recovery(res);
   mark_matched_bits(res);
   mark_pareto(res);
-  make_verdict(res);
+  std::vector<fs::path> dirs;
+  for (const ShardFile* f : shards) dirs.push_back(f->path.parent_path().parent_path());
+  make_verdict(res, paired_se_from(res, dirs));
   o.n_combos = n_combos;
   o.n_reused = n_combos;
   fs::create_directories(m.out);

@@ -497,7 +497,7 @@ bool same_model(const ResultRow& a, const ResultRow& b) {
 std::string mb_text(int64_t bytes) { return fixed_text(double(bytes) / 1e6, 2) + " MB"; }
 }  // namespace
 
-void make_verdict(ComparisonResults& r) {
+void make_verdict(ComparisonResults& r, const PairedSe& paired) {
   if (r.pareto_metric.empty()) r.pareto_metric = default_pareto_metric(r);
   r.verdict.clear();
   r.warnings.clear();
@@ -549,10 +549,13 @@ void make_verdict(ComparisonResults& r) {
       v.diff = pareto_value(r, *next) - v.pick_value;
       const double se_next = pareto_value_se(r, *next);
       v.diff_se = std::sqrt(v.pick_se * v.pick_se + se_next * se_next);
+      const double se_paired = paired ? paired(*pick, *next) : ResultRow::kNone;
+      v.paired = std::isfinite(se_paired);
+      if (v.paired) v.diff_se = se_paired;
       v.within_noise = std::isfinite(v.diff_se) && std::abs(v.diff) < 2 * v.diff_se;
       os << "; the next best, " << v.runner_up << " (" << mb_text(next->file_bytes)
          << "), is behind by " << with_se(std::abs(v.diff), v.diff_se, std::abs(scale), acc ? 1 : 2)
-         << (std::isfinite(v.diff_se) ? " (unpaired)" : "")
+         << (v.paired ? " (paired)" : std::isfinite(v.diff_se) ? " (unpaired)" : "")
          << (v.within_noise ? ": within noise, either will do" : "");
     }
     os << ".";

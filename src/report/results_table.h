@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <string>
@@ -125,12 +126,16 @@ void mark_pareto(ComparisonResults& r);
 // r.verdict from the compared rows (after mark_pareto): one budget per target
 // (the largest file among its matched rows) and per other tool's file (its
 // size), smallest first; at each, the best compared row at or below it and
-// the next best other model, their difference with the unpaired standard
-// error sqrt(se_a^2 + se_b^2) (conservative: the rows share their windows, so
-// a paired error is smaller), within noise when |diff| < 2 se. Each verdict
+// the next best other model, their difference with its paired standard error
+// where `paired` knows it, else the unpaired sqrt(se_a^2 + se_b^2) (far too
+// wide: the rows share their windows), within noise when |diff| < 2 se. Each verdict
 // line within noise, and each row whose perplexity difference from the
 // original is within 2 paired standard errors of 0, adds a warning.
-void make_verdict(ComparisonResults& r);
+// paired (optional): the standard error of pareto_value(b) - pareto_value(a)
+// paired over the same tokens or items, NaN where unknown; where it is known
+// it replaces the unpaired one.
+using PairedSe = std::function<double(const ResultRow& a, const ResultRow& b)>;
+void make_verdict(ComparisonResults& r, const PairedSe& paired = {});
 
 // Stable sort by target bpw (other tools' files, which have none, last), keeping the given order of methods and
 // allocators inside each group.

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "report/html_report.h"
 #include "report/results_table.h"
 
 namespace lieq {
@@ -89,6 +90,21 @@ TEST(Verdict, BestAtEachBudgetWithTheNextBest) {
   EXPECT_NE(r.warnings[0].find("gptq-lieq-3 and file-tinylm-Q3_K_M"), std::string::npos);
 }
 
+TEST(Verdict, PairedErrorReplacesTheUnpairedOne) {
+  ComparisonResults r = sample();
+  // Paired over the same tokens the error is 0.05: 0.2 is then 4 standard errors, not noise.
+  make_verdict(r, [](const ResultRow&, const ResultRow&) { return 0.05; });
+  EXPECT_TRUE(r.verdict[2].paired);
+  EXPECT_DOUBLE_EQ(r.verdict[2].diff_se, 0.05);
+  EXPECT_FALSE(r.verdict[2].within_noise);
+  EXPECT_NE(r.verdict[2].text.find("(paired)"), std::string::npos) << r.verdict[2].text;
+  EXPECT_TRUE(r.warnings.empty());
+  // Unknown (NaN): the unpaired error stays.
+  make_verdict(r, [](const ResultRow&, const ResultRow&) { return ResultRow::kNone; });
+  EXPECT_FALSE(r.verdict[2].paired);
+  EXPECT_TRUE(r.verdict[2].within_noise);
+}
+
 TEST(Verdict, RoundTripsThroughJson) {
   const ComparisonResults r = sample();
   const ComparisonResults b = results_from_json(results_to_json(r), "test");
@@ -105,6 +121,13 @@ TEST(Verdict, RoundTripsThroughJson) {
   EXPECT_EQ(md.rfind("Verdict (by perplexity on book):", 0), 0u) << md;
   EXPECT_NE(md.find("| file | /x/tinylm-Q3_K_M.gguf | - |"), std::string::npos) << md;
   EXPECT_NE(md.find("◆"), std::string::npos);
+  // report.html leads with the verdict and its warnings, before the results table.
+  const std::string html = comparison_html(r, "");
+  const size_t verdict = html.find("id=\"verdict\""), results = html.find("id=\"results\"");
+  ASSERT_NE(verdict, std::string::npos);
+  EXPECT_LT(verdict, results);
+  EXPECT_NE(html.find("class=\"warning\""), std::string::npos);
+  EXPECT_NE(html.find("<tr class=\"group-start pareto\">"), std::string::npos);
 }
 
 }  // namespace
